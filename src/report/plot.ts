@@ -1,0 +1,330 @@
+/**
+ * Line charts for reports: a small Vega-Lite spec builder, SVG rendering with Vega (headless, no canvas)
+ * and PNG rasterisation with resvg. All text uses DejaVu Sans so output looks the same on every machine
+ * that has the font (Debian: `fonts-dejavu-core`).
+ */
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Resvg } from "@resvg/resvg-js";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+
+// --- Text measurement -------------------------------------------------------------------------------
+// Without node-canvas, Vega estimates every string as 0.8 em per character, which overestimates DejaVu
+// Sans by ~30%: legends reserve too much room and long labels get truncated. We measure with the real
+// advance widths of DejaVu Sans (regular/bold, from the TTF's hmtx table, units of 1/2048 em; no kerning).
+// Embedding the table keeps the SVG layout identical on machines without the font file.
+
+// prettier-ignore
+const DEJAVU_ASCII_REGULAR = [
+  651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303, 1303,
+  1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577, 1294, 1178,
+  1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251,
+  1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186, 569, 1995,
+  1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+];
+// prettier-ignore
+const DEJAVU_ASCII_BOLD = [
+  713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748, 1425, 1425, 1425, 1425,
+  1425, 1425, 1425, 1425, 1425, 1425, 819, 819, 1716, 1716, 1716, 1188, 2048, 1585, 1561, 1503, 1700, 1399, 1399,
+  1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741, 1501, 1741, 1577, 1475, 1397, 1663, 1585, 2259, 1579, 1483,
+  1485, 936, 748, 936, 1716, 1024, 1024, 1382, 1466, 1214, 1466, 1389, 891, 1466, 1458, 702, 702, 1362, 702, 2134,
+  1458, 1407, 1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458, 748, 1458, 1716,
+];
+/** Common non-ASCII characters in chart labels: [char, regular, bold]. */
+const DEJAVU_EXTRA: [string, number, number][] = [
+  ["\u00a0", 651, 713], ["°", 1024, 1024], ["±", 1716, 1716], ["²", 821, 897], ["³", 821, 897], ["µ", 1303, 1507],
+  ["·", 651, 778], ["×", 1716, 1716], ["÷", 1716, 1716], ["–", 1024, 1024], ["—", 2048, 2048], ["‘", 651, 778],
+  ["’", 651, 778], ["“", 1061, 1346], ["”", 1061, 1346], ["•", 1208, 1309], ["…", 2048, 2048], ["′", 465, 540],
+  ["″", 765, 915], ["−", 1716, 1716], ["≈", 1716, 1716], ["≠", 1716, 1716], ["≤", 1716, 1716], ["≥", 1716, 1716],
+  ["∞", 1706, 1706], ["Δ", 1401, 1585], ["Σ", 1294, 1399], ["Ω", 1565, 1741], ["α", 1350, 1407], ["β", 1307, 1466],
+  ["γ", 1212, 1395], ["δ", 1253, 1407], ["ε", 1107, 1140], ["η", 1298, 1458], ["θ", 1253, 1407], ["κ", 1207, 1455],
+  ["λ", 1212, 1296], ["μ", 1303, 1507], ["ν", 1144, 1395], ["π", 1233, 1620], ["ρ", 1300, 1466], ["σ", 1298, 1595],
+  ["τ", 1233, 1307], ["φ", 1351, 1602], ["χ", 1183, 1321], ["ψ", 1351, 1626], ["ω", 1715, 1780],
+];
+const DEJAVU_EXTRA_MAP = new Map(DEJAVU_EXTRA.map(([c, r, b]) => [c, [r, b] as const]));
+/** Unknown glyphs: assume a digit's width. */
+const DEJAVU_FALLBACK = [1303, 1425] as const;
+
+/** Width in px of `text` set in DejaVu Sans at `fontSize` px. */
+export function dejaVuTextWidth(text: string, fontSize: number, bold = false): number {
+  const ascii = bold ? DEJAVU_ASCII_BOLD : DEJAVU_ASCII_REGULAR;
+  const k = bold ? 1 : 0;
+  let units = 0;
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 32 && code < 127) units += ascii[code - 32];
+    else units += (DEJAVU_EXTRA_MAP.get(ch) ?? DEJAVU_FALLBACK)[k];
+  }
+  return (units / 2048) * fontSize;
+}
+
+interface TextItem {
+  font?: string;
+  fontSize?: number;
+  fontWeight?: string | number;
+}
+interface VegaTextMetrics {
+  width: (item: TextItem, text: unknown) => number;
+  estimateWidth: (item: TextItem, text: unknown) => number;
+}
+
+function isBold(weight: string | number | undefined): boolean {
+  if (weight === undefined) return false;
+  if (typeof weight === "number") return weight >= 600;
+  return weight === "bold" || weight === "bolder" || Number(weight) >= 600;
+}
+
+let metricsInstalled = false;
+/**
+ * Point Vega's (process-global, documented-as-overridable) `textMetrics.width` at the DejaVu Sans table.
+ * Other font families keep Vega's estimate. Returns the untruncated width: Vega's own label truncation
+ * calls this function on candidate substrings, so it must not truncate itself.
+ */
+function installDejaVuTextMetrics(): void {
+  if (metricsInstalled) return;
+  // `textMetrics` is re-exported by vega from vega-scenegraph but missing from vega-typings.
+  const tm = (vega as unknown as { textMetrics: VegaTextMetrics }).textMetrics;
+  const estimate = tm.estimateWidth;
+  tm.width = (item, text) => {
+    const family = String(item.font ?? "").toLowerCase().replace(/["']/g, "");
+    if (!family.startsWith("dejavu sans") || family.includes("mono")) return estimate(item, text);
+    const size = item.fontSize != null ? +item.fontSize || 0 : 11;
+    const s = text == null ? "" : String(text).trim();
+    return dejaVuTextWidth(s, size, isBold(item.fontWeight));
+  };
+  metricsInstalled = true;
+}
+
+export interface Series {
+  name: string;
+  x: number[];
+  y: number[];
+}
+
+export interface LineChartSpec {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Fixed y-axis range; lines outside it are clipped. */
+  yDomain?: [number, number];
+  xScale?: "linear" | "log";
+  /** Horizontal dashed reference lines, e.g. `{ y: 0.95, label: "95%" }`. */
+  rules?: { y: number; label?: string }[];
+  /** Total chart width in px (including axes, legend and title). Default 640. */
+  width?: number;
+  /** Total chart height in px. Default 360. */
+  height?: number;
+}
+
+export const CHART_FONT = "DejaVu Sans";
+const DEJAVU_SANS_TTF = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+const DEJAVU_SANS_BOLD_TTF = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+const DEFAULT_WIDTH = 640;
+const DEFAULT_HEIGHT = 360;
+const TEXT_COLOR = "#333333";
+const RULE_LABEL_FONT_SIZE = 10;
+
+/** Non-finite numbers become null so Vega breaks the line there instead of choking on NaN. */
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Build a deterministic Vega-Lite spec (layered: series lines, then dashed reference rules with labels). */
+export function lineChartVegaLite(spec: LineChartSpec): object {
+  const width = spec.width ?? DEFAULT_WIDTH;
+  const height = spec.height ?? DEFAULT_HEIGHT;
+  const logX = spec.xScale === "log";
+
+  const values: { series: string; x: number | null; y: number | null }[] = [];
+  for (const s of spec.series) {
+    if (s.x.length !== s.y.length) {
+      throw new Error(`series "${s.name}": x has ${s.x.length} values but y has ${s.y.length}`);
+    }
+    for (let i = 0; i < s.x.length; i++) {
+      const x = finiteOrNull(s.x[i]);
+      // A log axis cannot show x <= 0: drop those points rather than produce an empty chart.
+      if (logX && x !== null && x <= 0) continue;
+      values.push({ series: s.name, x, y: finiteOrNull(s.y[i]) });
+    }
+  }
+
+  const yScale: Record<string, unknown> = { zero: false, nice: true };
+  if (spec.yDomain) {
+    yScale.domain = [spec.yDomain[0], spec.yDomain[1]];
+    yScale.nice = false;
+  }
+  const xScale: Record<string, unknown> = logX ? { type: "log" } : { zero: false, nice: false };
+
+  const rules = spec.rules ?? [];
+  // Rule labels are drawn outside the plot's right edge; push the legend past them.
+  const ruleLabelWidth = Math.max(0, ...rules.map((r) => dejaVuTextWidth(r.label ?? "", RULE_LABEL_FONT_SIZE)));
+  const legendOffset = ruleLabelWidth > 0 ? Math.ceil(ruleLabelWidth) + 4 + 14 : 16;
+
+  const layers: object[] = [
+    {
+      data: { values },
+      mark: { type: "line", strokeWidth: 2, clip: true, interpolate: "linear" },
+      encoding: {
+        x: {
+          field: "x",
+          type: "quantitative",
+          title: spec.xLabel,
+          scale: xScale,
+          // About one tick label per 80 px (log axes pick their own decades).
+          axis: { tickCount: { expr: "ceil(width / 80)" }, grid: true },
+        },
+        y: {
+          field: "y",
+          type: "quantitative",
+          title: spec.yLabel,
+          scale: yScale,
+          axis: { tickCount: { expr: "ceil(height / 50)" }, grid: true },
+        },
+        color: {
+          field: "series",
+          type: "nominal",
+          title: null,
+          // Keep the caller's series order in the legend (Vega-Lite would sort alphabetically).
+          scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
+          legend: {
+            orient: "right",
+            offset: legendOffset,
+            symbolType: "stroke",
+            symbolStrokeWidth: 2.5,
+            labelLimit: 240,
+          },
+        },
+        order: { field: "x", type: "quantitative" },
+      },
+    },
+  ];
+
+  if (rules.length > 0) {
+    const ruleValues = rules.map((r) => ({ y: r.y, label: r.label ?? "" }));
+    layers.push({
+      data: { values: ruleValues },
+      mark: { type: "rule", strokeDash: [6, 4], strokeWidth: 1.25, color: "#666666" },
+      encoding: { y: { field: "y", type: "quantitative" } },
+    });
+    if (ruleValues.some((r) => r.label !== "")) {
+      layers.push({
+        data: { values: ruleValues.filter((r) => r.label !== "") },
+        // Labels sit just outside the right edge of the plot so they never collide with the lines.
+        mark: { type: "text", align: "left", baseline: "middle", dx: 4, fontSize: RULE_LABEL_FONT_SIZE, color: "#555555" },
+        encoding: {
+          x: { value: "width" },
+          y: { field: "y", type: "quantitative" },
+          text: { field: "label", type: "nominal" },
+        },
+      });
+    }
+  }
+
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: spec.title, anchor: "start", offset: 12 },
+    width,
+    height,
+    // `fit` makes width/height the size of the whole chart (axes, legend and title included).
+    autosize: { type: "fit", contains: "padding" },
+    padding: 12,
+    background: "white",
+    layer: layers,
+    config: {
+      font: CHART_FONT,
+      background: "white",
+      view: { stroke: "#bbbbbb" },
+      title: { font: CHART_FONT, fontSize: 15, fontWeight: "bold", color: TEXT_COLOR },
+      axis: {
+        labelFont: CHART_FONT,
+        titleFont: CHART_FONT,
+        labelFontSize: 11,
+        titleFontSize: 12,
+        titleFontWeight: "normal",
+        labelColor: TEXT_COLOR,
+        titleColor: TEXT_COLOR,
+        gridColor: "#e6e6e6",
+        domainColor: "#888888",
+        tickColor: "#888888",
+        labelOverlap: true,
+        labelFlush: true,
+      },
+      legend: {
+        labelFont: CHART_FONT,
+        titleFont: CHART_FONT,
+        labelFontSize: 11,
+        titleFontSize: 12,
+        labelColor: TEXT_COLOR,
+        titleColor: TEXT_COLOR,
+      },
+      text: { font: CHART_FONT },
+      mark: { font: CHART_FONT },
+    },
+  };
+}
+
+/**
+ * Vega numbers clip paths and gradients with process-wide counters, so the same chart rendered twice would
+ * differ. Renumber them by first appearance in this document (`clip1`, `clip2`, …; `gradient_0`, …).
+ */
+function normaliseDefIds(svg: string): string {
+  const maps = { clip: new Map<string, number>(), gradient_: new Map<string, number>() };
+  return svg.replace(
+    /(id="|url\(#)(p_)?(clip|gradient_)(\d+)/g,
+    (_m, lead: string, pattern: string | undefined, kind: "clip" | "gradient_", num: string) => {
+      const map = maps[kind];
+      let n = map.get(num);
+      if (n === undefined) {
+        n = map.size + (kind === "clip" ? 1 : 0);
+        map.set(num, n);
+      }
+      return `${lead}${pattern ?? ""}${kind}${n}`;
+    },
+  );
+}
+
+/** Compile a Vega-Lite spec and render it to an SVG string (headless, no canvas needed). Deterministic. */
+export async function renderSvg(vlSpec: object): Promise<string> {
+  installDejaVuTextMetrics();
+  const { spec } = compile(vlSpec as TopLevelSpec);
+  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  try {
+    return normaliseDefIds(await view.toSVG());
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Rasterise an SVG to PNG at `scale` times its nominal size (default 2). */
+export function svgToPng(svg: string, opts: { scale?: number } = {}): Buffer {
+  const scale = opts.scale ?? 2;
+  const fontFiles = [DEJAVU_SANS_TTF, DEJAVU_SANS_BOLD_TTF].filter((f) => existsSync(f));
+  const resvg = new Resvg(svg, {
+    font: {
+      loadSystemFonts: true,
+      fontFiles,
+      defaultFontFamily: CHART_FONT,
+      sansSerifFamily: CHART_FONT,
+    },
+    background: "white",
+    fitTo: { mode: "zoom", value: scale },
+  });
+  return resvg.render().asPng();
+}
+
+/** Render `spec` and write `basePath.svg` and `basePath.png` (parent directories are created). */
+export async function writeLineChart(
+  spec: LineChartSpec,
+  basePath: string,
+): Promise<{ svgPath: string; pngPath: string }> {
+  const svg = await renderSvg(lineChartVegaLite(spec));
+  const svgPath = `${basePath}.svg`;
+  const pngPath = `${basePath}.png`;
+  await mkdir(dirname(svgPath), { recursive: true });
+  await writeFile(svgPath, svg, "utf8");
+  await writeFile(pngPath, svgToPng(svg));
+  return { svgPath, pngPath };
+}

@@ -72,11 +72,7 @@ export function evaluatePolicy(
  * Exact policy gradient of J_τ with respect to tabular softmax logits φ (φ index s·A + a):
  * ∂J/∂φ_{s,b} = d(s) π(b|s) (Q̃(s,b) − V(s)).
  */
-export function softmaxPolicyGradient(
-  mdp: TabularMDP,
-  pi: Float64Array,
-  ev: PolicyEvaluation,
-): Float64Array {
+export function softmaxPolicyGradient(mdp: TabularMDP, pi: Float64Array, ev: PolicyEvaluation): Float64Array {
   const { S, A } = mdp;
   const g = new Float64Array(S * A);
   for (let s = 0; s < S; s++)

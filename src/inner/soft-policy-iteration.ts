@@ -51,7 +51,7 @@ export function softPolicyIteration(mdp: TabularMDP, tau: number, opts: SoftPIOp
   const { S, A } = mdp;
   const tol = opts.tol ?? 1e-13;
   const maxIter = opts.maxIter ?? 100;
-  let phi = opts.initPhi ? Float64Array.from(opts.initPhi) : new Float64Array(S * A);
+  let phi: Float64Array = opts.initPhi ? Float64Array.from(opts.initPhi) : new Float64Array(S * A);
   let policy = softmaxPolicy(phi, S, A);
   let evaluation = evaluatePolicy(mdp, policy.pi, policy.logPi, tau);
   let Qsoft = new Float64Array(S * A);

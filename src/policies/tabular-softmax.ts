@@ -24,7 +24,13 @@ export function uniformPolicy(S: number, A: number): TabularPolicy {
 }
 
 /** Score ∇_φ log π(a|s) restricted to block s (length A): e_a − π_s. */
-export function scoreBlock(pi: Float64Array, A: number, s: number, a: number, out: Float64Array): Float64Array {
+export function scoreBlock(
+  pi: Float64Array,
+  A: number,
+  s: number,
+  a: number,
+  out: Float64Array,
+): Float64Array {
   for (let b = 0; b < A; b++) out[b] = (b === a ? 1 : 0) - pi[s * A + b];
   return out;
 }

@@ -16,34 +16,37 @@ import { compile, type TopLevelSpec } from "vega-lite";
 // advance widths of DejaVu Sans (regular/bold, from the TTF's hmtx table, units of 1/2048 em; no kerning).
 // Embedding the table keeps the SVG layout identical on machines without the font file.
 
-// prettier-ignore
 const DEJAVU_ASCII_REGULAR = [
-  651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303, 1303,
-  1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577, 1294, 1178,
-  1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251,
-  1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186, 569, 1995,
-  1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+  651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303,
+  1303, 1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577,
+  1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401,
+  2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569,
+  569, 1186, 569, 1995, 1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690,
+  1303, 1716,
 ];
-// prettier-ignore
 const DEJAVU_ASCII_BOLD = [
-  713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748, 1425, 1425, 1425, 1425,
-  1425, 1425, 1425, 1425, 1425, 1425, 819, 819, 1716, 1716, 1716, 1188, 2048, 1585, 1561, 1503, 1700, 1399, 1399,
-  1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741, 1501, 1741, 1577, 1475, 1397, 1663, 1585, 2259, 1579, 1483,
-  1485, 936, 748, 936, 1716, 1024, 1024, 1382, 1466, 1214, 1466, 1389, 891, 1466, 1458, 702, 702, 1362, 702, 2134,
-  1458, 1407, 1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458, 748, 1458, 1716,
+  713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748, 1425, 1425, 1425,
+  1425, 1425, 1425, 1425, 1425, 1425, 1425, 819, 819, 1716, 1716, 1716, 1188, 2048, 1585, 1561, 1503, 1700,
+  1399, 1399, 1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741, 1501, 1741, 1577, 1475, 1397, 1663, 1585,
+  2259, 1579, 1483, 1485, 936, 748, 936, 1716, 1024, 1024, 1382, 1466, 1214, 1466, 1389, 891, 1466, 1458, 702,
+  702, 1362, 702, 2134, 1458, 1407, 1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458,
+  748, 1458, 1716,
 ];
-/** Common non-ASCII characters in chart labels: [char, regular, bold]. */
-const DEJAVU_EXTRA: [string, number, number][] = [
-  ["\u00a0", 651, 713], ["°", 1024, 1024], ["±", 1716, 1716], ["²", 821, 897], ["³", 821, 897], ["µ", 1303, 1507],
-  ["·", 651, 778], ["×", 1716, 1716], ["÷", 1716, 1716], ["–", 1024, 1024], ["—", 2048, 2048], ["‘", 651, 778],
-  ["’", 651, 778], ["“", 1061, 1346], ["”", 1061, 1346], ["•", 1208, 1309], ["…", 2048, 2048], ["′", 465, 540],
-  ["″", 765, 915], ["−", 1716, 1716], ["≈", 1716, 1716], ["≠", 1716, 1716], ["≤", 1716, 1716], ["≥", 1716, 1716],
-  ["∞", 1706, 1706], ["Δ", 1401, 1585], ["Σ", 1294, 1399], ["Ω", 1565, 1741], ["α", 1350, 1407], ["β", 1307, 1466],
-  ["γ", 1212, 1395], ["δ", 1253, 1407], ["ε", 1107, 1140], ["η", 1298, 1458], ["θ", 1253, 1407], ["κ", 1207, 1455],
-  ["λ", 1212, 1296], ["μ", 1303, 1507], ["ν", 1144, 1395], ["π", 1233, 1620], ["ρ", 1300, 1466], ["σ", 1298, 1595],
-  ["τ", 1233, 1307], ["φ", 1351, 1602], ["χ", 1183, 1321], ["ψ", 1351, 1626], ["ω", 1715, 1780],
+/** Common non-ASCII characters in chart labels, with their regular and bold advance widths. */
+const DEJAVU_EXTRA_CHARS = "\u00a0°±²³µ·×÷–—‘’“”•…′″−≈≠≤≥∞ΔΣΩαβγδεηθκλμνπρστφχψω";
+const DEJAVU_EXTRA_REGULAR = [
+  651, 1024, 1716, 821, 821, 1303, 651, 1716, 1716, 1024, 2048, 651, 651, 1061, 1061, 1208, 2048, 465, 765,
+  1716, 1716, 1716, 1716, 1716, 1706, 1401, 1294, 1565, 1350, 1307, 1212, 1253, 1107, 1298, 1253, 1207, 1212,
+  1303, 1144, 1233, 1300, 1298, 1233, 1351, 1183, 1351, 1715,
 ];
-const DEJAVU_EXTRA_MAP = new Map(DEJAVU_EXTRA.map(([c, r, b]) => [c, [r, b] as const]));
+const DEJAVU_EXTRA_BOLD = [
+  713, 1024, 1716, 897, 897, 1507, 778, 1716, 1716, 1024, 2048, 778, 778, 1346, 1346, 1309, 2048, 540, 915,
+  1716, 1716, 1716, 1716, 1716, 1706, 1585, 1399, 1741, 1407, 1466, 1395, 1407, 1140, 1458, 1407, 1455, 1296,
+  1507, 1395, 1620, 1466, 1595, 1307, 1602, 1321, 1626, 1780,
+];
+const DEJAVU_EXTRA_MAP = new Map(
+  [...DEJAVU_EXTRA_CHARS].map((c, i) => [c, [DEJAVU_EXTRA_REGULAR[i], DEJAVU_EXTRA_BOLD[i]] as const]),
+);
 /** Unknown glyphs: assume a digit's width. */
 const DEJAVU_FALLBACK = [1303, 1425] as const;
 
@@ -67,7 +70,6 @@ interface TextItem {
 }
 interface VegaTextMetrics {
   width: (item: TextItem, text: unknown) => number;
-  estimateWidth: (item: TextItem, text: unknown) => number;
 }
 
 function isBold(weight: string | number | undefined): boolean {
@@ -78,20 +80,23 @@ function isBold(weight: string | number | undefined): boolean {
 
 let metricsInstalled = false;
 /**
- * Point Vega's (process-global, documented-as-overridable) `textMetrics.width` at the DejaVu Sans table.
- * Other font families keep Vega's estimate. Returns the untruncated width: Vega's own label truncation
- * calls this function on candidate substrings, so it must not truncate itself.
+ * Point Vega's process-global `textMetrics.width` at the DejaVu Sans table (vega-scenegraph supports a
+ * user-defined width function; vl-convert does the same). Other families get Vega's own 0.8 em/char
+ * estimate. Returns the untruncated width: Vega's label truncation calls this function on candidate
+ * substrings, so it must not truncate (nor call Vega's `estimateWidth`, which truncates via this function).
  */
 function installDejaVuTextMetrics(): void {
   if (metricsInstalled) return;
   // `textMetrics` is re-exported by vega from vega-scenegraph but missing from vega-typings.
   const tm = (vega as unknown as { textMetrics: VegaTextMetrics }).textMetrics;
-  const estimate = tm.estimateWidth;
   tm.width = (item, text) => {
-    const family = String(item.font ?? "").toLowerCase().replace(/["']/g, "");
-    if (!family.startsWith("dejavu sans") || family.includes("mono")) return estimate(item, text);
     const size = item.fontSize != null ? +item.fontSize || 0 : 11;
     const s = text == null ? "" : String(text).trim();
+    const family = String(item.font ?? "")
+      .toLowerCase()
+      .replace(/["']/g, "");
+    if (!family.startsWith("dejavu sans") || family.includes("mono"))
+      return Math.floor(0.8 * s.length * size);
     return dejaVuTextWidth(s, size, isBold(item.fontWeight));
   };
   metricsInstalled = true;
@@ -160,7 +165,10 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
 
   const rules = spec.rules ?? [];
   // Rule labels are drawn outside the plot's right edge; push the legend past them.
-  const ruleLabelWidth = Math.max(0, ...rules.map((r) => dejaVuTextWidth(r.label ?? "", RULE_LABEL_FONT_SIZE)));
+  const ruleLabelWidth = Math.max(
+    0,
+    ...rules.map((r) => dejaVuTextWidth(r.label ?? "", RULE_LABEL_FONT_SIZE)),
+  );
   const legendOffset = ruleLabelWidth > 0 ? Math.ceil(ruleLabelWidth) + 4 + 14 : 16;
 
   const layers: object[] = [
@@ -213,7 +221,14 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
       layers.push({
         data: { values: ruleValues.filter((r) => r.label !== "") },
         // Labels sit just outside the right edge of the plot so they never collide with the lines.
-        mark: { type: "text", align: "left", baseline: "middle", dx: 4, fontSize: RULE_LABEL_FONT_SIZE, color: "#555555" },
+        mark: {
+          type: "text",
+          align: "left",
+          baseline: "middle",
+          dx: 4,
+          fontSize: RULE_LABEL_FONT_SIZE,
+          color: "#555555",
+        },
         encoding: {
           x: { value: "width" },
           y: { field: "y", type: "quantitative" },

@@ -84,8 +84,7 @@ function gtDwP(p: Pieces): { GDP: Float64Array; E: Float64Array } {
   for (let s = 0; s < S; s++)
     for (let b = 0; b < A; b++) {
       const j = s * A + b;
-      for (let x = 0; x < S; x++)
-        GDP[j * S + x] = w[j] * P[j * S + x] - pi[j] * ev.d[s] * ev.Ppi[s * S + x];
+      for (let x = 0; x < S; x++) GDP[j * S + x] = w[j] * P[j * S + x] - pi[j] * ev.d[s] * ev.Ppi[s * S + x];
     }
   const E = new Float64Array(n * S);
   for (let j = 0; j < n; j++)
@@ -147,8 +146,7 @@ function phiTerms(p: Pieces, GDP: Float64Array, E: Float64Array) {
         // T_C, second part: Σ_a w Q̃ g gᵀ.
         let acc = 0;
         for (let a = 0; a < A; a++)
-          acc +=
-            w[s * A + a] * ev.Qt[s * A + a] * ((a === b ? 1 : 0) - pb) * ((a === c ? 1 : 0) - pc);
+          acc += w[s * A + a] * ev.Qt[s * A + a] * ((a === b ? 1 : 0) - pb) * ((a === c ? 1 : 0) - pc);
         TC[row] = acc;
       }
   }
@@ -202,8 +200,7 @@ export function theorem1Terms(inp: SensitivityInput): Theorem1Terms {
     }
   }
   const phiHat = new Float64Array(n);
-  for (let s = 0; s < S; s++)
-    for (let b = 0; b < A; b++) phiHat[s * A + b] = p.ev.d[s] * k[s * A + b];
+  for (let s = 0; s < S; s++) for (let b = 0; b < A; b++) phiHat[s * A + b] = p.ev.d[s] * k[s * A + b];
   return { TA, TB, TC, TD, TE, phiHat };
 }
 
@@ -332,7 +329,8 @@ export function adjointOuterGradient(inp: SensitivityInput, v: ArrayLike<number>
   for (let i = 0; i < n; i++) for (let x = 0; x < S; x++) Ptc[x] += P[i * S + x] * c[i];
   const z = ev.lu.solveTransposed(Ptc);
   const u = new Float64Array(n);
-  for (let s = 0; s < S; s++) for (let a = 0; a < A; a++) u[s * A + a] = c[s * A + a] + gamma * pi[s * A + a] * z[s];
+  for (let s = 0; s < S; s++)
+    for (let a = 0; a < A; a++) u[s * A + a] = c[s * A + a] + gamma * pi[s * A + a] * z[s];
   const nf = n * S;
   const grad = new Float64Array(nf + n);
   for (let sa = 0; sa < n; sa++) {

@@ -1,0 +1,122 @@
+/**
+ * Sampling from tabular MDPs. A `Transitions` batch is struct-of-arrays; `start[k] = 1` marks the
+ * first step of a trajectory (segment).
+ */
+
+import type { Rng } from "../math/rng.ts";
+import type { TabularMDP } from "./tabular.ts";
+
+export interface Transitions {
+  readonly s: Int32Array;
+  readonly a: Int32Array;
+  readonly s2: Int32Array;
+  readonly r: Float64Array;
+  /** 1 where a new trajectory starts (s drawn from μ). */
+  readonly start: Uint8Array;
+  /** γ^t of each step within its trajectory (t = steps since its start). */
+  readonly discount: Float64Array;
+  readonly length: number;
+}
+
+function alloc(n: number) {
+  return {
+    s: new Int32Array(n),
+    a: new Int32Array(n),
+    s2: new Int32Array(n),
+    r: new Float64Array(n),
+    start: new Uint8Array(n),
+    discount: new Float64Array(n),
+    length: n,
+  };
+}
+
+/**
+ * n trajectories of exactly `horizon` steps each from s₀ ~ μ (the real-world rollouts of Algorithm 1).
+ */
+export function sampleTrajectories(
+  mdp: TabularMDP,
+  pi: Float64Array,
+  n: number,
+  horizon: number,
+  rng: Rng,
+): Transitions {
+  const { S, A, gamma, P, R, mu } = mdp;
+  const out = alloc(n * horizon);
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    let s = rng.categorical(mu);
+    let disc = 1;
+    for (let t = 0; t < horizon; t++, k++) {
+      const a = rng.categorical(pi, s * A, A);
+      const s2 = rng.categorical(P, (s * A + a) * S, S);
+      out.s[k] = s;
+      out.a[k] = a;
+      out.s2[k] = s2;
+      out.r[k] = R[s * A + a];
+      out.start[k] = t === 0 ? 1 : 0;
+      out.discount[k] = disc;
+      disc *= gamma;
+      s = s2;
+    }
+  }
+  return out;
+}
+
+/**
+ * One stream of `steps` transitions that restarts from μ with probability 1 − γ after every step.
+ * Its state-action frequencies follow the *normalised discounted* density (1 − γ) d(s) π(a|s), and
+ * each segment is an unbiased draw of a discounted-return trajectory (geometric horizon), which is
+ * what the sampled sensitivity estimators need (DESIGN §4.6: ρ̂ is a discounted density).
+ */
+export function sampleDiscountedStream(
+  mdp: TabularMDP,
+  pi: Float64Array,
+  steps: number,
+  rng: Rng,
+): Transitions {
+  const { S, A, gamma, P, R, mu } = mdp;
+  const out = alloc(steps);
+  let s = rng.categorical(mu);
+  let fresh = true;
+  let disc = 1;
+  for (let k = 0; k < steps; k++) {
+    const a = rng.categorical(pi, s * A, A);
+    const s2 = rng.categorical(P, (s * A + a) * S, S);
+    out.s[k] = s;
+    out.a[k] = a;
+    out.s2[k] = s2;
+    out.r[k] = R[s * A + a];
+    out.start[k] = fresh ? 1 : 0;
+    out.discount[k] = disc;
+    if (rng.uniform() < 1 - gamma) {
+      s = rng.categorical(mu);
+      fresh = true;
+      disc = 1;
+    } else {
+      s = s2;
+      fresh = false;
+      disc *= gamma;
+    }
+  }
+  return out;
+}
+
+/**
+ * The "real system" side of a tabular problem: a hidden MDP that can only be sampled, and that counts
+ * every transition it hands out.
+ */
+export class TabularRealSystem {
+  private used = 0;
+  constructor(private readonly mdp: TabularMDP) {}
+
+  /** Real transitions handed out so far. */
+  get transitionsUsed(): number {
+    return this.used;
+  }
+
+  rollout(pi: Float64Array, n: number, horizon: number, rng: Rng): Transitions {
+    const batch = sampleTrajectories(this.mdp, pi, n, horizon, rng);
+    this.used += batch.length;
+    return batch;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The `sim2real` command line. Errors the user can fix print one clear message (no stack) and exit 2.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { EXIT_BAD_INPUT, InputError } from "../common/errors.ts";
+import { experimentNames, TABULAR_EXPERIMENTS } from "../experiments/tabular-experiments.ts";
+import { SENSITIVITY_METHODS } from "../outer/bilevel.ts";
+import { checkCommand } from "./check.ts";
+import { gradientCommand } from "./gradient.ts";
+import { runCommand } from "./run.ts";
+
+export function intArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${v}'`);
+    return n;
+  };
+}
+export function posNumArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got '${v}'`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("sim2real")
+    .description(
+      "Close the sim-to-real performance gap: adapt a simulator's dynamics and reward parameters so that the policy optimal in simulation is the best one in reality (bi-level RL), and compare with the classical alternatives.",
+    )
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command("gradient")
+    .description(
+      "Solve the in-sim problem exactly and print the sensitivity dφ/dθ and the outer (real-world) gradient ∇_θ J_real for a tabular problem file",
+    )
+    .requiredOption("--problem <file>", "tabular problem file (JSON; see README 'Problem files')")
+    .addOption(new Option("--objective <kind>", "real objective").choices(["soft", "hard"]).default("soft"))
+    .addOption(
+      new Option("--method <method>", "sensitivity method (see README)")
+        .choices(SENSITIVITY_METHODS)
+        .default("exact"),
+    )
+    .addOption(
+      new Option(
+        "--real-gradient <kind>",
+        "real-world gradient: exact (real MDP known) or sampled (REINFORCE)",
+      )
+        .choices(["exact", "sampled"])
+        .default("exact"),
+    )
+    .option("--sim-steps <n>", "in-sim transitions for sampled/paper/direct", intArg("--sim-steps"), 1000)
+    .option(
+      "--real-trajectories <n>",
+      "real trajectories for a sampled real gradient",
+      intArg("--real-trajectories"),
+      10,
+    )
+    .option("--real-horizon <n>", "steps per real trajectory", intArg("--real-horizon"), 50)
+    .option("--seed <n>", "random seed (sampled methods)", intArg("--seed"), 0)
+    .option("--json", "print one JSON object")
+    .action((opts) => gradientCommand(opts));
+
+  program
+    .command("check")
+    .description(
+      "Compare the exact IFT sensitivity with central finite differences of the inner solution (and the closed form and adjoint with the IFT) at the problem's θ and at random θ",
+    )
+    .requiredOption("--problem <file>", "tabular problem file (JSON)")
+    .option("--random <n>", "also check at n random θ = θ_sim + N(0, I)", intArg("--random"), 5)
+    .option("--seed <n>", "seed for the random θ", intArg("--seed"), 0)
+    .option("--step <h>", "finite-difference step", posNumArg("--step"), 1e-5)
+    .option("--json", "print JSON")
+    .action((opts) => checkCommand(opts));
+
+  program
+    .command("run")
+    .description(
+      `Run a named experiment and write per-trial CSV/JSON, plots (PNG+SVG) and summary.json. Experiments: ${experimentNames().join(", ")}`,
+    )
+    .argument("<experiment>", "experiment name (see `sim2real experiments`)")
+    .option("--out <dir>", "output directory (default sim2real-out/<experiment>)")
+    .option("--seed <n>", "base seed; trial k uses seed + k", intArg("--seed"))
+    .option("--trials <n>", "number of trials", intArg("--trials"))
+    .option("--iterations <n>", "outer iterations", intArg("--iterations"))
+    .option("--step-size <a>", "outer step size", posNumArg("--step-size"))
+    .option("--step-decay <t>", "step schedule α/(1 + t/T); 0 = constant", intArg("--step-decay"))
+    .addOption(new Option("--optimizer <kind>", "outer optimiser").choices(["sga", "adam"]))
+    .addOption(new Option("--sensitivity <method>", "sensitivity method").choices(SENSITIVITY_METHODS))
+    .addOption(new Option("--real-gradient <kind>", "real gradient").choices(["exact", "sampled"]))
+    .option("--real-trajectories <n>", "real trajectories per iteration", intArg("--real-trajectories"))
+    .option("--real-horizon <n>", "steps per real trajectory", intArg("--real-horizon"))
+    .option("--sim-steps <n>", "in-sim transitions per sampled sensitivity", intArg("--sim-steps"))
+    .addOption(new Option("--objective <kind>", "real objective").choices(["soft", "hard"]))
+    .addOption(
+      new Option("--adapt <which>", "parameters that adapt").choices(["all", "transitions", "rewards"]),
+    )
+    .option("--quiet", "no progress output")
+    .action((experiment, opts) => runCommand(experiment, opts));
+
+  program
+    .command("experiments")
+    .description("List the named experiments")
+    .action(() => {
+      for (const [name, e] of Object.entries(TABULAR_EXPERIMENTS))
+        process.stdout.write(`${name}\n  ${e.description}\n`);
+    });
+  return program;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return (process.exitCode as number | undefined) ?? 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors are bad input.
+      return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`sim2real: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw err;
+  }
+}

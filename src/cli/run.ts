@@ -1,0 +1,114 @@
+/** `sim2real run <experiment>`: trials, per-trial CSV/JSON, plots, summary.json. */
+import { join } from "node:path";
+import {
+  resolveExperiment,
+  runTrial,
+  summarizeTrial,
+  type TrialResult,
+} from "../experiments/tabular-experiments.ts";
+import { writeCsv, writeJson } from "../report/files.ts";
+import { writeLineChart } from "../report/plot.ts";
+import { makeProgress } from "./progress.ts";
+
+export interface RunOptions {
+  out?: string;
+  seed?: number;
+  trials?: number;
+  iterations?: number;
+  stepSize?: number;
+  stepDecay?: number;
+  optimizer?: string;
+  sensitivity?: string;
+  realGradient?: string;
+  realTrajectories?: number;
+  realHorizon?: number;
+  simSteps?: number;
+  objective?: string;
+  adapt?: string;
+  quiet?: boolean;
+}
+
+export async function runCommand(name: string, o: RunOptions): Promise<void> {
+  const bilevel: Record<string, unknown> = {};
+  for (const key of [
+    "iterations",
+    "stepSize",
+    "stepDecay",
+    "optimizer",
+    "sensitivity",
+    "realGradient",
+    "realTrajectories",
+    "realHorizon",
+    "simSteps",
+    "objective",
+    "adapt",
+  ] as const)
+    if (o[key] !== undefined) bilevel[key] = o[key];
+  const { spec, problem } = resolveExperiment(name, { trials: o.trials, seed: o.seed, bilevel });
+  const out = o.out ?? join("sim2real-out", name);
+  const iters = spec.bilevel.iterations;
+  const progress = makeProgress(name, spec.trials * (iters + 1), o.quiet ?? false);
+  const results: TrialResult[] = [];
+  for (let k = 0; k < spec.trials; k++) {
+    results.push(runTrial(spec, problem, k, (it) => progress.update(k * (iters + 1) + it + 1)));
+  }
+  progress.stop();
+  writeJson(join(out, "config.json"), spec);
+  for (const t of results) {
+    const rows = t.records.map((r) => ({
+      iteration: r.iteration,
+      soft: r.soft,
+      hard: r.hard,
+      realJ: r.realJ,
+      realTransitions: r.realTransitions,
+      gradNorm: Number.isNaN(r.gradNorm) ? null : r.gradNorm,
+      innerIterations: r.innerIterations,
+      innerResidual: r.innerResidual,
+      ...Object.fromEntries(Array.from(r.theta, (v, i) => [`theta${i}`, v])),
+    }));
+    writeCsv(join(out, `trial-${t.seed}.csv`), rows);
+    writeJson(join(out, `trial-${t.seed}.json`), { seed: t.seed, theta0: t.theta0, records: rows });
+  }
+  const summary = { experiment: name, trials: results.map((t) => summarizeTrial(spec, t)) };
+  writeJson(join(out, "summary.json"), summary);
+  const key = spec.itersToObjective;
+  await writeLineChart(
+    {
+      title: `${name}: ${key}-normalised real return`,
+      xLabel: "outer iteration",
+      yLabel: `normalised return (${key})`,
+      series: results.map((t) => ({
+        name: `trial ${t.seed}`,
+        x: t.records.map((r) => r.iteration),
+        y: t.records.map((r) => r[key]),
+      })),
+      rules: [
+        { y: 0.95, label: "0.95" },
+        { y: 0.99, label: "0.99" },
+      ],
+    },
+    join(out, "normalized-return"),
+  );
+  if (spec.bilevel.realGradient === "sampled")
+    await writeLineChart(
+      {
+        title: `${name}: ${key}-normalised return against real transitions`,
+        xLabel: "real transitions",
+        yLabel: `normalised return (${key})`,
+        series: results.map((t) => ({
+          name: `trial ${t.seed}`,
+          x: t.records.map((r) => r.realTransitions),
+          y: t.records.map((r) => r[key]),
+        })),
+        rules: [{ y: 0.95 }, { y: 0.99 }],
+      },
+      join(out, "normalized-return-vs-real-transitions"),
+    );
+  if (!o.quiet) {
+    for (const t of summary.trials)
+      process.stderr.write(
+        `trial seed ${t.seed}: final soft ${t.final.soft.toFixed(4)} hard ${t.final.hard.toFixed(4)}, iterations to 0.95/0.99 (${key}): ${t.itersTo["0.95"]}/${t.itersTo["0.99"]}, real transitions ${t.realTransitions}\n`,
+      );
+    process.stderr.write(`wrote ${out}/summary.json, trial-*.csv/json, normalized-return.png/svg\n`);
+  }
+}

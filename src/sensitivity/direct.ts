@@ -14,6 +14,19 @@ import { gaugeFixedSolve } from "./gauge.ts";
 import type { SensitivityInput } from "./tabular-exact.ts";
 
 export function directSensitivity(inp: SensitivityInput, batch: Transitions): Float64Array {
+  const { Hvv, Hvt, visited } = directSecondOrder(inp, batch);
+  const { S, A } = inp.sim;
+  return gaugeFixedSolve(Hvv, Hvt, S, A, S * A * S + S * A, visited);
+}
+
+/**
+ * The sample averages (1/N)Σ of the two second-order terms. Their expectation is (1 − γ) ∂²_νν Ĵ and
+ * (1 − γ) ∂²_νθ Ĵ for a discounted stream (the restart rate is 1 − γ).
+ */
+export function directSecondOrder(
+  inp: SensitivityInput,
+  batch: Transitions,
+): { Hvv: Float64Array; Hvt: Float64Array; visited: boolean[] } {
   const { sim, pi, logPi, tau } = inp;
   const { S, A, P, R } = sim;
   const n = S * A;
@@ -78,5 +91,7 @@ export function directSensitivity(inp: SensitivityInput, batch: Transitions): Fl
     const s2 = batch.s2[k];
     for (let x = 0; x < S; x++) St[sa * S + x] += (x === s2 ? 1 : 0) - P[sa * S + x];
   }
-  return gaugeFixedSolve(Hvv, Hvt, S, A, nth, visited);
+  for (let i = 0; i < Hvv.length; i++) Hvv[i] /= batch.length;
+  for (let i = 0; i < Hvt.length; i++) Hvt[i] /= batch.length;
+  return { Hvv, Hvt, visited };
 }

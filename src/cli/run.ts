@@ -1,4 +1,5 @@
 /** `sim2real run <experiment>`: trials, per-trial CSV/JSON, plots, summary.json. */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   resolveExperiment,
@@ -6,6 +7,7 @@ import {
   summarizeTrial,
   type TrialResult,
 } from "../experiments/tabular-experiments.ts";
+import type { IterationRecord } from "../outer/bilevel.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
 import { makeProgress } from "./progress.ts";
@@ -67,7 +69,22 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
       ...Object.fromEntries(Array.from(r.theta, (v, i) => [`theta${i}`, v])),
     }));
     writeCsv(join(out, `trial-${t.seed}.csv`), rows);
-    writeJson(join(out, `trial-${t.seed}.json`), { seed: t.seed, theta0: t.theta0, records: rows });
+    // Column-oriented and compact: one array per metric, θ as one row per iteration.
+    const col = <K extends keyof IterationRecord>(k: K) => t.records.map((r) => r[k]);
+    writeFileSync(
+      join(out, `trial-${t.seed}.json`),
+      `${JSON.stringify({
+        seed: t.seed,
+        theta0: Array.from(t.theta0),
+        iteration: col("iteration"),
+        soft: col("soft"),
+        hard: col("hard"),
+        realJ: col("realJ"),
+        realTransitions: col("realTransitions"),
+        gradNorm: t.records.map((r) => (Number.isNaN(r.gradNorm) ? null : r.gradNorm)),
+        theta: t.records.map((r) => Array.from(r.theta)),
+      })}\n`,
+    );
   }
   const summary = { experiment: name, trials: results.map((t) => summarizeTrial(spec, t)) };
   writeJson(join(out, "summary.json"), summary);
@@ -82,10 +99,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
         x: t.records.map((r) => r.iteration),
         y: t.records.map((r) => r[key]),
       })),
-      rules: [
-        { y: 0.95, label: "0.95" },
-        { y: 0.99, label: "0.99" },
-      ],
+      rules: [{ y: 0.95 }, { y: 0.99 }],
     },
     join(out, "normalized-return"),
   );

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: median time per outer iteration of Algorithm 1, next to the NumPy reference figures
+ * of issue 2, and the estimator-quality table (cosine with the exact outer gradient). Writes
+ * docs/results/bench.json. Not a test: numbers depend on the machine.
+ */
+import { cpus } from "node:os";
+import { problemSimulator, thetaFromMDP } from "../src/envs/tabular.ts";
+import { sampleDiscountedStream, sampleTrajectories } from "../src/envs/tabular-rollout.ts";
+import { softPolicyIteration } from "../src/inner/soft-policy-iteration.ts";
+import { cosine, median } from "../src/math/linalg.ts";
+import { Rng } from "../src/math/rng.ts";
+import { BilevelConfigSchema, runBilevel } from "../src/outer/bilevel.ts";
+import { exactRealGradient } from "../src/outer/real-gradient.ts";
+import { writeJson } from "../src/report/files.ts";
+import { directSensitivity } from "../src/sensitivity/direct.ts";
+import { iftSensitivity, jacobianTransposeTimes } from "../src/sensitivity/tabular-exact.ts";
+import { sampledTheorem1 } from "../src/sensitivity/tabular-sampled.ts";
+import { paperDiscreteProblem, perturbed, randomProblem } from "../test/helpers.ts";
+
+const quick = process.argv.includes("--quick");
+
+function timePerIteration(
+  problem: ReturnType<typeof paperDiscreteProblem>,
+  overrides: Record<string, unknown>,
+  iterations: number,
+  repeats: number,
+): number {
+  const cfg = BilevelConfigSchema.parse({ iterations, stepSize: 0.01, ...overrides });
+  const theta0 = perturbed(problem.theta0, 1, 0.1);
+  runBilevel(problem, theta0, cfg, Rng.fromSeed(0)); // warm-up (JIT)
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    runBilevel(problem, theta0, cfg, Rng.fromSeed(r));
+    times.push((performance.now() - t0) / (iterations + 1));
+  }
+  return median(times);
+}
+
+const paper = paperDiscreteProblem();
+const big = randomProblem(50, 4, 50, 0.9, 0.5);
+const cases = [
+  {
+    name: "3×2 exact",
+    problem: paper,
+    cfg: { sensitivity: "exact" },
+    iters: 500,
+    numpyMs: 0.54,
+    targetFactor: 0.2,
+  },
+  {
+    name: "3×2 sampled (1×1000 in-sim, 10×50 real)",
+    problem: paper,
+    cfg: {
+      sensitivity: "sampled",
+      realGradient: "sampled",
+      simSteps: 1000,
+      realTrajectories: 10,
+      realHorizon: 50,
+    },
+    iters: 200,
+    numpyMs: 5.0,
+    targetFactor: 0.2,
+  },
+  {
+    name: "50×4 full IFT",
+    problem: big,
+    cfg: { sensitivity: "exact" },
+    iters: quick ? 3 : 10,
+    numpyMs: 111,
+    targetFactor: 1,
+  },
+  {
+    name: "50×4 adjoint",
+    problem: big,
+    cfg: { sensitivity: "adjoint" },
+    iters: quick ? 20 : 100,
+    numpyMs: 1.3,
+    targetFactor: 1,
+  },
+];
+
+const timing = cases.map((c) => {
+  const ms = timePerIteration(c.problem, c.cfg, c.iters, quick ? 3 : 7);
+  const target = c.numpyMs * c.targetFactor;
+  return {
+    case: c.name,
+    medianMsPerIteration: ms,
+    numpyMs: c.numpyMs,
+    targetMs: target,
+    meetsTarget: ms <= target,
+  };
+});
+
+console.log(`sim2real bench — Node ${process.version}, ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}`);
+console.log(
+  "\nMedian time per outer iteration (soft PI + sensitivity + real gradient + θ update + evaluation)",
+);
+console.log(`${"case".padEnd(42)} ${"ms".padStart(9)} ${"NumPy ms".padStart(9)} ${"target".padStart(8)}  ok`);
+for (const t of timing)
+  console.log(
+    `${t.case.padEnd(42)} ${t.medianMsPerIteration.toFixed(3).padStart(9)} ${t.numpyMs.toFixed(2).padStart(9)} ${t.targetMs.toFixed(3).padStart(8)}  ${t.meetsTarget ? "yes" : "NO"}`,
+  );
+
+// Estimator quality: cosine between each estimator's outer gradient and the exact one,
+// 10 seeds × 5 θ = θ_real + N(0, I), 1 in-sim trajectory/stream of 1000 steps.
+const thetaReal = thetaFromMDP(paper.real);
+const estimators = {
+  "Theorem 1, control variates (discounted stream)": [] as number[],
+  "Theorem 1 as printed (1 trajectory, no control variates)": [] as number[],
+  "direct score-function differentiation (slides)": [] as number[],
+};
+for (const steps of [1000, 10000]) {
+  for (const k of Object.keys(estimators)) (estimators as Record<string, number[]>)[k] = [];
+  for (let t = 0; t < 5; t++) {
+    const theta = perturbed(thetaReal, 400 + t);
+    const sim = problemSimulator(paper, theta);
+    const sol = softPolicyIteration(sim, paper.temperature);
+    const inp = { sim, pi: sol.pi, logPi: sol.logPi, tau: paper.temperature, evaluation: sol.evaluation };
+    const v = exactRealGradient(paper.real, sol.pi, sol.logPi, paper.temperature);
+    const exact = jacobianTransposeTimes(iftSensitivity(inp), v, theta.length);
+    const og = (J: Float64Array) => cosine(jacobianTransposeTimes(J, v, theta.length), exact);
+    for (let seed = 0; seed < 10; seed++) {
+      const rng = Rng.fromSeed(1000 * t + seed);
+      const stream = sampleDiscountedStream(sim, sol.pi, steps, rng);
+      const traj = sampleTrajectories(sim, sol.pi, 1, steps, rng);
+      estimators["Theorem 1, control variates (discounted stream)"].push(og(sampledTheorem1(inp, stream)));
+      estimators["Theorem 1 as printed (1 trajectory, no control variates)"].push(
+        og(sampledTheorem1(inp, traj, { controlVariates: false })),
+      );
+      estimators["direct score-function differentiation (slides)"].push(og(directSensitivity(inp, stream)));
+    }
+  }
+  console.log(
+    `\nCosine with the exact outer gradient, 1 × ${steps} in-sim steps, 10 seeds × 5 θ (median [min])`,
+  );
+  for (const [k, xs] of Object.entries(estimators))
+    console.log(`  ${k.padEnd(58)} ${median(xs).toFixed(4)} [${Math.min(...xs).toFixed(4)}]`);
+  (timing as unknown as Record<string, unknown>[]).push({
+    case: `estimator cosine, 1×${steps}`,
+    ...Object.fromEntries(
+      Object.entries(estimators).map(([k, xs]) => [k, { median: median(xs), min: Math.min(...xs) }]),
+    ),
+  });
+}
+
+if (!quick) {
+  writeJson("docs/results/bench.json", {
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    results: timing,
+  });
+  console.log("\nwrote docs/results/bench.json");
+}

@@ -290,9 +290,11 @@ test("gamma and temperature ranges", () => {
 });
 
 test("non-finite numbers from JSON (1e999) are caught in rewards and logits", () => {
-  const text = readFileSync(good("random-4x3.json"), "utf8")
-    .replace('"rewards": [\n      [-0.86,', '"rewards": [\n      [1e999,')
-    .replace("[1.483, 1.428,", "[1.483, -1e999,");
+  // Put 1e999 / -1e999 into the JSON text itself (independent of the fixture's formatting).
+  const file = JSON.parse(readFileSync(good("random-4x3.json"), "utf8"));
+  file.real.rewards[0][0] = "@POS@";
+  file.simulator.transitionLogits[3][0][1] = "@NEG@";
+  const text = JSON.stringify(file).replace('"@POS@"', "1e999").replace('"@NEG@"', "-1e999");
   const raw = JSON.parse(text);
   assert.equal(raw.real.rewards[0][0], Number.POSITIVE_INFINITY);
   assertInputError(

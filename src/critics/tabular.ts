@@ -55,7 +55,6 @@ export function evaluatePolicy(
   for (let s = 0; s < S; s++) Mm[s * S + s] += 1;
   const lu = new Lu(Mm, S);
   const V = lu.solve(rpi);
-  const d = lu.solveTransposed(mu);
   const Qt = new Float64Array(S * A);
   for (let sa = 0; sa < S * A; sa++) {
     let ev = 0;
@@ -65,7 +64,19 @@ export function evaluatePolicy(
   }
   let J = 0;
   for (let s = 0; s < S; s++) J += mu[s] * V[s];
-  return { V, Qt, d, J, lu, Ppi };
+  // d is only needed for gradients: solved on first use (same factors, transposed).
+  let d: Float64Array | null = null;
+  return {
+    V,
+    Qt,
+    J,
+    lu,
+    Ppi,
+    get d() {
+      if (d === null) d = lu.solveTransposed(mu);
+      return d;
+    },
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * The core never prints or writes: it reports metrics through `onMetrics` with grouped keys.
  */
 import { z } from "zod";
-import { evaluatePolicy } from "../critics/tabular.ts";
+import { evaluatePolicy, softmaxPolicyGradient } from "../critics/tabular.ts";
 import { problemSimulator, type TabularProblem, thetaMask } from "../envs/tabular.ts";
 import { sampleDiscountedStream, sampleTrajectories, TabularRealSystem } from "../envs/tabular-rollout.ts";
 import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
@@ -21,7 +21,7 @@ import {
 } from "../sensitivity/tabular-exact.ts";
 import { sampledTheorem1 } from "../sensitivity/tabular-sampled.ts";
 import { type Normalizer, normalizer } from "./normalized-return.ts";
-import { exactRealGradient, objectiveTemperature, reinforceGradient } from "./real-gradient.ts";
+import { objectiveTemperature, reinforceGradient } from "./real-gradient.ts";
 
 export const SENSITIVITY_METHODS = ["exact", "closed-form", "adjoint", "sampled", "paper", "direct"] as const;
 export type SensitivityMethod = (typeof SENSITIVITY_METHODS)[number];
@@ -186,7 +186,12 @@ export function runBilevel(
     // Real gradient v = ∂J_real/∂φ.
     let v: Float64Array;
     if (config.realGradient === "exact") {
-      v = exactRealGradient(problem.real, sol.pi, sol.logPi, tauObj);
+      // The real policy was just evaluated for the scores: reuse it (same objective, same policy).
+      v = softmaxPolicyGradient(
+        problem.real,
+        sol.pi,
+        config.objective === "soft" ? scores.softEval : scores.hardEval,
+      );
     } else {
       if (baseline === null) baseline = Float64Array.from(evaluatePolicy(sim, sol.pi, sol.logPi, tauObj).V);
       const batch = realSystem.rollout(sol.pi, config.realTrajectories, config.realHorizon, realRng);

@@ -3,7 +3,7 @@
  * π* the optimum of the same objective — "soft": entropy-regularised with the problem's τ (π* by soft
  * policy iteration), "hard": the plain return (π* by policy iteration).
  */
-import { evaluatePolicy } from "../critics/tabular.ts";
+import { evaluatePolicy, type PolicyEvaluation } from "../critics/tabular.ts";
 import type { TabularProblem } from "../envs/tabular.ts";
 import { policyIteration } from "../inner/policy-iteration.ts";
 import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
@@ -14,7 +14,17 @@ export interface Normalizer {
   readonly softUniform: number;
   readonly hardOptimum: number;
   readonly hardUniform: number;
-  scores(pi: Float64Array, logPi: Float64Array): { soft: number; hard: number; softJ: number; hardJ: number };
+  scores(
+    pi: Float64Array,
+    logPi: Float64Array,
+  ): {
+    soft: number;
+    hard: number;
+    softJ: number;
+    hardJ: number;
+    softEval: PolicyEvaluation;
+    hardEval: PolicyEvaluation;
+  };
 }
 
 export function normalizer(problem: TabularProblem): Normalizer {
@@ -32,9 +42,13 @@ export function normalizer(problem: TabularProblem): Normalizer {
     hardOptimum,
     hardUniform,
     scores(pi, logPi) {
-      const softJ = evaluatePolicy(real, pi, logPi, tau).J;
-      const hardJ = evaluatePolicy(real, pi, logPi, 0).J;
+      const softEval = evaluatePolicy(real, pi, logPi, tau);
+      const hardEval = evaluatePolicy(real, pi, logPi, 0);
+      const softJ = softEval.J;
+      const hardJ = hardEval.J;
       return {
+        softEval,
+        hardEval,
         soft: ratio(softJ, softOptimum, softUniform),
         hard: ratio(hardJ, hardOptimum, hardUniform),
         softJ,

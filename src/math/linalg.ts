@@ -53,7 +53,8 @@ export class Lu {
         }
       const inv = 1 / lu[k * n + k];
       for (let i = k + 1; i < n; i++) {
-        const f = (lu[i * n + k] *= inv);
+        lu[i * n + k] *= inv;
+        const f = lu[i * n + k];
         if (f === 0) continue;
         for (let j = k + 1; j < n; j++) lu[i * n + j] -= f * lu[k * n + j];
       }

@@ -5,9 +5,6 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { EXIT_BAD_INPUT, InputError } from "../common/errors.ts";
 import { experimentNames, TABULAR_EXPERIMENTS } from "../experiments/tabular-experiments.ts";
 import { SENSITIVITY_METHODS } from "../outer/bilevel.ts";
-import { checkCommand } from "./check.ts";
-import { gradientCommand } from "./gradient.ts";
-import { runCommand } from "./run.ts";
 
 export function intArg(name: string) {
   return (v: string): number => {
@@ -67,7 +64,7 @@ export function buildProgram(): Command {
     .option("--real-horizon <n>", "steps per real trajectory", intArg("--real-horizon"), 50)
     .option("--seed <n>", "random seed (sampled methods)", intArg("--seed"), 0)
     .option("--json", "print one JSON object")
-    .action((opts) => gradientCommand(opts));
+    .action(async (opts) => (await import("./gradient.ts")).gradientCommand(opts));
 
   program
     .command("check")
@@ -79,7 +76,7 @@ export function buildProgram(): Command {
     .option("--seed <n>", "seed for the random θ", intArg("--seed"), 0)
     .option("--step <h>", "finite-difference step", posNumArg("--step"), 1e-5)
     .option("--json", "print JSON")
-    .action((opts) => checkCommand(opts));
+    .action(async (opts) => (await import("./check.ts")).checkCommand(opts));
 
   program
     .command("run")
@@ -104,7 +101,8 @@ export function buildProgram(): Command {
       new Option("--adapt <which>", "parameters that adapt").choices(["all", "transitions", "rewards"]),
     )
     .option("--quiet", "no progress output")
-    .action((experiment, opts) => runCommand(experiment, opts));
+    // Loaded on demand: the plotting stack (vega, resvg) is only needed by `run`.
+    .action(async (experiment, opts) => (await import("./run.ts")).runCommand(experiment, opts));
 
   program
     .command("experiments")

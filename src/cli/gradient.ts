@@ -1,6 +1,6 @@
 /** `sim2real gradient`: one bi-level gradient at the problem's simulator θ. */
 
-import { evaluatePolicy } from "../critics/tabular.ts";
+import { evaluatePolicy, softmaxPolicyGradient } from "../critics/tabular.ts";
 import { problemSimulator } from "../envs/tabular.ts";
 import { loadTabularProblem } from "../envs/tabular-problem.ts";
 import { TabularRealSystem } from "../envs/tabular-rollout.ts";
@@ -8,12 +8,7 @@ import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
 import { Rng } from "../math/rng.ts";
 import { outerGradient, type SensitivityMethod } from "../outer/bilevel.ts";
 import { normalizer } from "../outer/normalized-return.ts";
-import {
-  exactRealGradient,
-  type Objective,
-  objectiveTemperature,
-  reinforceGradient,
-} from "../outer/real-gradient.ts";
+import { type Objective, objectiveTemperature, reinforceGradient } from "../outer/real-gradient.ts";
 
 export interface GradientOptions {
   problem: string;
@@ -42,8 +37,14 @@ export function gradientCommand(o: GradientOptions): void {
   const sol = softPolicyIteration(sim, tau);
   const tauObj = objectiveTemperature(o.objective, tau);
   const real = new TabularRealSystem(problem.real);
+  const scores = normalizer(problem).scores(sol.pi, sol.logPi);
   let v: Float64Array;
-  if (o.realGradient === "exact") v = exactRealGradient(problem.real, sol.pi, sol.logPi, tauObj);
+  if (o.realGradient === "exact")
+    v = softmaxPolicyGradient(
+      problem.real,
+      sol.pi,
+      o.objective === "soft" ? scores.softEval : scores.hardEval,
+    );
   else {
     const baseline = evaluatePolicy(sim, sol.pi, sol.logPi, tauObj).V;
     const batch = real.rollout(sol.pi, o.realTrajectories, o.realHorizon, realRng);
@@ -57,7 +58,6 @@ export function gradientCommand(o: GradientOptions): void {
     simRng,
     o.simSteps,
   );
-  const scores = normalizer(problem).scores(sol.pi, sol.logPi);
   const out = {
     method: o.method,
     objective: o.objective,

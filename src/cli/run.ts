@@ -89,34 +89,28 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
   const summary = { experiment: name, trials: results.map((t) => summarizeTrial(spec, t)) };
   writeJson(join(out, "summary.json"), summary);
   const key = spec.itersToObjective;
-  await writeLineChart(
-    {
-      title: `${name}: ${key}-normalised real return`,
-      xLabel: "outer iteration",
-      yLabel: `normalised return (${key})`,
-      series: results.map((t) => ({
-        name: `trial ${t.seed}`,
-        x: t.records.map((r) => r.iteration),
-        y: t.records.map((r) => r[key]),
-      })),
-      rules: [{ y: 0.95 }, { y: 0.99 }],
-    },
-    join(out, "normalized-return"),
-  );
-  if (spec.bilevel.realGradient === "sampled")
-    await writeLineChart(
+  const plot = (x: "iteration" | "realTransitions", xLabel: string, title: string, file: string) =>
+    writeLineChart(
       {
-        title: `${name}: ${key}-normalised return against real transitions`,
-        xLabel: "real transitions",
+        title: `${name}: ${key}-normalised ${title}`,
+        xLabel,
         yLabel: `normalised return (${key})`,
         series: results.map((t) => ({
           name: `trial ${t.seed}`,
-          x: t.records.map((r) => r.realTransitions),
+          x: t.records.map((r) => r[x]),
           y: t.records.map((r) => r[key]),
         })),
         rules: [{ y: 0.95 }, { y: 0.99 }],
       },
-      join(out, "normalized-return-vs-real-transitions"),
+      join(out, file),
+    );
+  await plot("iteration", "outer iteration", "real return", "normalized-return");
+  if (spec.bilevel.realGradient === "sampled")
+    await plot(
+      "realTransitions",
+      "real transitions",
+      "return against real transitions",
+      "normalized-return-vs-real-transitions",
     );
   if (!o.quiet) {
     for (const t of summary.trials)

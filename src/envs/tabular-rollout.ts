@@ -30,6 +30,31 @@ function alloc(n: number) {
   };
 }
 
+type Batch = ReturnType<typeof alloc>;
+
+/** Draw a ~ π(·|s), s' ~ P(·|s,a) and record step k; returns s'. */
+function drawStep(
+  mdp: TabularMDP,
+  pi: Float64Array,
+  s: number,
+  rng: Rng,
+  out: Batch,
+  k: number,
+  start: boolean,
+  disc: number,
+): number {
+  const { S, A, P, R } = mdp;
+  const a = rng.categorical(pi, s * A, A);
+  const s2 = rng.categorical(P, (s * A + a) * S, S);
+  out.s[k] = s;
+  out.a[k] = a;
+  out.s2[k] = s2;
+  out.r[k] = R[s * A + a];
+  out.start[k] = start ? 1 : 0;
+  out.discount[k] = disc;
+  return s2;
+}
+
 /**
  * n trajectories of exactly `horizon` steps each from s₀ ~ μ (the real-world rollouts of Algorithm 1).
  */
@@ -40,23 +65,15 @@ export function sampleTrajectories(
   horizon: number,
   rng: Rng,
 ): Transitions {
-  const { S, A, gamma, P, R, mu } = mdp;
+  const { gamma, mu } = mdp;
   const out = alloc(n * horizon);
   let k = 0;
   for (let j = 0; j < n; j++) {
     let s = rng.categorical(mu);
     let disc = 1;
     for (let t = 0; t < horizon; t++, k++) {
-      const a = rng.categorical(pi, s * A, A);
-      const s2 = rng.categorical(P, (s * A + a) * S, S);
-      out.s[k] = s;
-      out.a[k] = a;
-      out.s2[k] = s2;
-      out.r[k] = R[s * A + a];
-      out.start[k] = t === 0 ? 1 : 0;
-      out.discount[k] = disc;
+      s = drawStep(mdp, pi, s, rng, out, k, t === 0, disc);
       disc *= gamma;
-      s = s2;
     }
   }
   return out;
@@ -74,20 +91,13 @@ export function sampleDiscountedStream(
   steps: number,
   rng: Rng,
 ): Transitions {
-  const { S, A, gamma, P, R, mu } = mdp;
+  const { gamma, mu } = mdp;
   const out = alloc(steps);
   let s = rng.categorical(mu);
   let fresh = true;
   let disc = 1;
   for (let k = 0; k < steps; k++) {
-    const a = rng.categorical(pi, s * A, A);
-    const s2 = rng.categorical(P, (s * A + a) * S, S);
-    out.s[k] = s;
-    out.a[k] = a;
-    out.s2[k] = s2;
-    out.r[k] = R[s * A + a];
-    out.start[k] = fresh ? 1 : 0;
-    out.discount[k] = disc;
+    const s2 = drawStep(mdp, pi, s, rng, out, k, fresh, disc);
     if (rng.uniform() < 1 - gamma) {
       s = rng.categorical(mu);
       fresh = true;

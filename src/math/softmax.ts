@@ -26,13 +26,6 @@ export function logSoftmaxRows(x: ArrayLike<number>, n: number, scale = 1, out?:
   return res;
 }
 
-/** Element-wise exp. */
-export function expArray(x: ArrayLike<number>, out?: Float64Array): Float64Array {
-  const res = out ?? new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) res[i] = Math.exp(x[i]);
-  return res;
-}
-
 /** Subtract the mean of each row of length n (the gauge used for logits: centred per state). */
 export function centreRows(x: ArrayLike<number>, n: number, out?: Float64Array): Float64Array {
   const res = out ?? new Float64Array(x.length);

@@ -22,15 +22,3 @@ export function softmaxPolicy(phi: ArrayLike<number>, S: number, A: number): Tab
 export function uniformPolicy(S: number, A: number): TabularPolicy {
   return softmaxPolicy(new Float64Array(S * A), S, A);
 }
-
-/** Score ∇_φ log π(a|s) restricted to block s (length A): e_a − π_s. */
-export function scoreBlock(
-  pi: Float64Array,
-  A: number,
-  s: number,
-  a: number,
-  out: Float64Array,
-): Float64Array {
-  for (let b = 0; b < A; b++) out[b] = (b === a ? 1 : 0) - pi[s * A + b];
-  return out;
-}

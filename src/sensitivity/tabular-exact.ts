@@ -17,7 +17,7 @@
  * has the single entry β(s,a,x) = γ f(x|s,a)(V(x) − Σ_y f(y|s,a)V(y)) in row (s,a); column θ^R_{s,a}
  * is e_{(s,a)}. This sparsity makes a full Jacobian O(nφ·nθ) after the solves.
  */
-import { evaluatePolicy, type PolicyEvaluation } from "../critics/tabular.ts";
+import { actionResolvent, denseInverse, evaluatePolicy, type PolicyEvaluation } from "../critics/tabular.ts";
 import type { TabularMDP } from "../envs/tabular.ts";
 import { Lu } from "../math/linalg.ts";
 import { centreRows } from "../math/softmax.ts";
@@ -65,9 +65,7 @@ function pieces(inp: SensitivityInput): Pieces {
       w[s * A + a] = ev.d[s] * pi[s * A + a];
       k[s * A + a] = pi[s * A + a] * (ev.Qt[s * A + a] - ev.V[s]);
     }
-  const I = new Float64Array(S * S);
-  for (let s = 0; s < S; s++) I[s * S + s] = 1;
-  const N = ev.lu.solve(I, S);
+  const N = denseInverse(ev.lu);
   const beta = new Float64Array(n * S);
   for (let sa = 0; sa < n; sa++) {
     let fv = 0;
@@ -276,24 +274,6 @@ export function centreColumnsPerState(J: Float64Array, S: number, A: number, col
   return J;
 }
 
-/** M⁻¹ = I + γ P N Π, dense nSA×nSA (only the closed form needs it whole). */
-function mInverse(p: Pieces): Float64Array {
-  const { S, A, n, gamma, P, N, pi } = p;
-  const Mi = new Float64Array(n * n);
-  const PN = new Float64Array(S);
-  for (let i = 0; i < n; i++) {
-    for (let y = 0; y < S; y++) {
-      let acc = 0;
-      for (let x = 0; x < S; x++) acc += P[i * S + x] * N[x * S + y];
-      PN[y] = acc;
-    }
-    for (let s2 = 0; s2 < S; s2++)
-      for (let a2 = 0; a2 < A; a2++) Mi[i * n + s2 * A + a2] = gamma * PN[s2] * pi[s2 * A + a2];
-    Mi[i * n + i] += 1;
-  }
-  return Mi;
-}
-
 /**
  * Tabular closed form at the soft optimum (DESIGN §4.5): dφ/dθ = (1/τ) centre(∂Q_soft/∂θ | π fixed)
  * = (1/τ) centre(M⁻¹ B).
@@ -301,7 +281,7 @@ function mInverse(p: Pieces): Float64Array {
 export function closedFormSensitivity(inp: SensitivityInput): Float64Array {
   const p = pieces(inp);
   const { S, A, n, tau, beta } = p;
-  const Mi = centreRows(transpose(mInverse(p), n, n), A); // rows = columns of M⁻¹, centred per state
+  const Mi = centreRows(transpose(actionResolvent(S, A, p.gamma, p.P, p.pi, p.N), n, n), A); // rows = columns of M⁻¹, centred per state
   const nf = n * S;
   const nth = nf + n;
   const out = new Float64Array(n * nth);

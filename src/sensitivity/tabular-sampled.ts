@@ -15,9 +15,8 @@
  * With `controlVariates: false` and a plain trajectory it is the estimator as printed in the paper
  * (keeping only the entropy correction of §4.2, without which J_φ is singular).
  */
-import { evaluatePolicy } from "../critics/tabular.ts";
+import { actionResolvent, denseInverse, evaluatePolicy, stateResolvent } from "../critics/tabular.ts";
 import type { Transitions } from "../envs/tabular-rollout.ts";
-import { Lu } from "../math/linalg.ts";
 import { gaugeFixedSolve } from "./gauge.ts";
 import type { SensitivityInput } from "./tabular-exact.ts";
 
@@ -56,25 +55,7 @@ export function sampledTheorem1(
       Ph[sa * S + x] = visits[sa] > 0 ? counts[sa * S + x] / visits[sa] : P[sa * S + x];
 
   // M̂⁻¹ = (I − γ P̂ Π)⁻¹ = I + γ P̂ N̂ Π, N̂ = (I − γ P̂_π)⁻¹.
-  const Ppi = new Float64Array(S * S);
-  for (let s = 0; s < S; s++)
-    for (let a = 0; a < A; a++)
-      for (let x = 0; x < S; x++) Ppi[s * S + x] += pi[s * A + a] * Ph[(s * A + a) * S + x];
-  const Nm = new Float64Array(S * S);
-  for (let i = 0; i < S * S; i++) Nm[i] = -gamma * Ppi[i];
-  for (let s = 0; s < S; s++) Nm[s * S + s] += 1;
-  const Id = new Float64Array(S * S);
-  for (let s = 0; s < S; s++) Id[s * S + s] = 1;
-  const N = new Lu(Nm, S).solve(Id, S);
-  const Mi = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let y = 0; y < S; y++) {
-      let pn = 0;
-      for (let x = 0; x < S; x++) pn += Ph[i * S + x] * N[x * S + y];
-      for (let a2 = 0; a2 < A; a2++) Mi[i * n + y * A + a2] = gamma * pn * pi[y * A + a2];
-    }
-    Mi[i * n + i] += 1;
-  }
+  const Mi = actionResolvent(S, A, gamma, Ph, pi, denseInverse(stateResolvent(S, A, gamma, Ph, pi).lu));
 
   // (13): ∂_θQ̃ = M̂⁻¹ B̂. Column θ^f_{s,a,x} of B̂ is γ ĉ(s,a,x) e_{(s,a)} with
   // ĉ = Ê_{s'}[(δ_{x s'} − f(x|s,a)) (V(s') − b)], b = Σ_y f(y|s,a)V(y) with control variates, else 0.

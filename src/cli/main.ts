@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT_BAD_INPUT, InputError } from "../common/errors.ts";
+import { LINEAR_EXPERIMENTS, linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
 import { experimentNames, TABULAR_EXPERIMENTS } from "../experiments/tabular-experiments.ts";
 import { SENSITIVITY_METHODS } from "../outer/bilevel.ts";
 
@@ -81,7 +82,7 @@ export function buildProgram(): Command {
   program
     .command("run")
     .description(
-      `Run a named experiment and write per-trial CSV/JSON, plots (PNG+SVG) and summary.json. Experiments: ${experimentNames().join(", ")}`,
+      `Run a named experiment and write per-trial CSV/JSON, plots (PNG+SVG) and summary.json. Experiments: ${[...experimentNames(), ...linearExperimentNames()].join(", ")}`,
     )
     .argument("<experiment>", "experiment name (see `sim2real experiments`)")
     .option("--out <dir>", "output directory (default sim2real-out/<experiment>)")
@@ -91,14 +92,24 @@ export function buildProgram(): Command {
     .option("--step-size <a>", "outer step size", posNumArg("--step-size"))
     .option("--step-decay <t>", "step schedule α/(1 + t/T); 0 = constant", intArg("--step-decay"))
     .addOption(new Option("--optimizer <kind>", "outer optimiser").choices(["sga", "adam"]))
-    .addOption(new Option("--sensitivity <method>", "sensitivity method").choices(SENSITIVITY_METHODS))
+    .addOption(
+      new Option("--sensitivity <method>", "sensitivity method (tabular)").choices(SENSITIVITY_METHODS),
+    )
     .addOption(new Option("--real-gradient <kind>", "real gradient").choices(["exact", "sampled"]))
     .option("--real-trajectories <n>", "real trajectories per iteration", intArg("--real-trajectories"))
     .option("--real-horizon <n>", "steps per real trajectory", intArg("--real-horizon"))
-    .option("--sim-steps <n>", "in-sim transitions per sampled sensitivity", intArg("--sim-steps"))
-    .addOption(new Option("--objective <kind>", "real objective").choices(["soft", "hard"]))
+    .option("--sim-steps <n>", "in-sim transitions per sampled sensitivity (tabular)", intArg("--sim-steps"))
+    .addOption(new Option("--objective <kind>", "real objective (tabular)").choices(["soft", "hard"]))
+    .option(
+      "--adapt <which>",
+      "parameters that adapt: all | transitions | rewards (tabular); all | dynamics | reward (linear-Gaussian)",
+    )
+    .option("--inner <list>", "inner solvers, comma-separated: exact,lqr (linear-Gaussian)")
     .addOption(
-      new Option("--adapt <which>", "parameters that adapt").choices(["all", "transitions", "rewards"]),
+      new Option("--lqr-sensitivity <route>", "dK/dθ of the LQR gain (linear-Gaussian)").choices([
+        "riccati",
+        "policy-gradient",
+      ]),
     )
     .option("--quiet", "no progress output")
     // Loaded on demand: the plotting stack (vega, resvg) is only needed by `run`.
@@ -108,7 +119,7 @@ export function buildProgram(): Command {
     .command("experiments")
     .description("List the named experiments")
     .action(() => {
-      for (const [name, e] of Object.entries(TABULAR_EXPERIMENTS))
+      for (const [name, e] of [...Object.entries(TABULAR_EXPERIMENTS), ...Object.entries(LINEAR_EXPERIMENTS)])
         process.stdout.write(`${name}\n  ${e.description}\n`);
     });
   return program;

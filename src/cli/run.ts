@@ -1,6 +1,8 @@
 /** `sim2real run <experiment>`: trials, per-trial CSV/JSON, plots, summary.json. */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { InputError } from "../common/errors.ts";
+import { linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
 import {
   resolveExperiment,
   runTrial,
@@ -27,10 +29,22 @@ export interface RunOptions {
   simSteps?: number;
   objective?: string;
   adapt?: string;
+  inner?: string;
+  lqrSensitivity?: string;
   quiet?: boolean;
 }
 
 export async function runCommand(name: string, o: RunOptions): Promise<void> {
+  if (linearExperimentNames().includes(name)) {
+    await (await import("./run-linear.ts")).runLinearCommand(name, o);
+    return;
+  }
+  for (const k of ["inner", "lqrSensitivity"] as const)
+    if (o[k] !== undefined)
+      throw new InputError(
+        `--${k === "inner" ? "inner" : "lqr-sensitivity"} applies only to linear-Gaussian experiments, not to '${name}'`,
+        k,
+      );
   const bilevel: Record<string, unknown> = {};
   for (const key of [
     "iterations",

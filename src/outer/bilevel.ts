@@ -20,6 +20,7 @@ import {
   type SensitivityInput,
 } from "../sensitivity/tabular-exact.ts";
 import { sampledTheorem1 } from "../sensitivity/tabular-sampled.ts";
+import { AscentSchema, makeAscent } from "./ascent.ts";
 import { type Normalizer, normalizer } from "./normalized-return.ts";
 import { objectiveTemperature, reinforceGradient } from "./real-gradient.ts";
 
@@ -49,20 +50,7 @@ export const BilevelConfigSchema = z.object({
     .describe("Real trajectories per iteration (sampled)"),
   realHorizon: z.number().int().positive().default(50).describe("Steps per real trajectory (sampled)"),
   simSteps: z.number().int().positive().default(1000).describe("In-sim transitions per sampled sensitivity"),
-  stepSize: z.number().positive().default(0.1).describe("Outer step size α (learning rate of the optimiser)"),
-  stepDecay: z
-    .number()
-    .nonnegative()
-    .default(0)
-    .describe(
-      "Step-size schedule α_t = α / (1 + t/stepDecay) (Robbins–Monro, for noisy gradients); 0 keeps α constant",
-    ),
-  optimizer: z
-    .enum(["sga", "adam"])
-    .default("sga")
-    .describe(
-      "Outer optimiser: sga (plain gradient ascent θ ← θ + α g, as in the paper) or adam (Adam ascent)",
-    ),
+  ...AscentSchema,
   iterations: z.number().int().nonnegative().default(100).describe("Outer iterations"),
   objective: z
     .enum(["soft", "hard"])
@@ -161,7 +149,7 @@ export function runBilevel(
   const records: IterationRecord[] = [];
   let baseline: Float64Array | null = null;
   let phi: Float64Array | undefined;
-  const step = makeAscent(config.optimizer, config.stepSize, theta);
+  const step = makeAscent(config.optimizer, config.stepSize, config.stepDecay, theta);
   for (let it = 0; ; it++) {
     const sim = problemSimulator(problem, theta);
     const sol = softPolicyIteration(sim, tau, { initPhi: phi });
@@ -207,8 +195,7 @@ export function runBilevel(
     record.gradNorm = norm(grad);
     record.realTransitions = realSystem.transitionsUsed;
     emit(onMetrics, record);
-    const decay = config.stepDecay > 0 ? 1 / (1 + it / config.stepDecay) : 1;
-    step(grad, decay);
+    step(grad, it);
   }
   return { records, theta };
 }
@@ -224,30 +211,4 @@ function emit(cb: MetricsCallback | undefined, r: IterationRecord) {
     "inner/iterations": r.innerIterations,
     "inner/residual": r.innerResidual,
   });
-}
-
-/** θ ← θ + update(g): plain gradient ascent or Adam (β = 0.9, 0.999, ε = 1e-8) on the ascent direction. */
-function makeAscent(
-  kind: "sga" | "adam",
-  lr0: number,
-  theta: Float64Array,
-): (g: Float64Array, scale: number) => void {
-  if (kind === "sga")
-    return (g, scale) => {
-      for (let i = 0; i < theta.length; i++) theta[i] += lr0 * scale * g[i];
-    };
-  const m = new Float64Array(theta.length);
-  const v = new Float64Array(theta.length);
-  let t = 0;
-  return (g, scale) => {
-    const lr = lr0 * scale;
-    t++;
-    const c1 = 1 - 0.9 ** t;
-    const c2 = 1 - 0.999 ** t;
-    for (let i = 0; i < theta.length; i++) {
-      m[i] = 0.9 * m[i] + 0.1 * g[i];
-      v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
-      theta[i] += (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
-    }
-  };
 }

@@ -1,0 +1,52 @@
+/**
+ * Outer-level ascent steps shared by the bi-level loops: plain stochastic gradient ascent (the paper's
+ * (9a)) or Adam on the ascent direction, with the Robbins–Monro schedule α_t = α / (1 + t/T).
+ */
+import { z } from "zod";
+
+export const AscentSchema = {
+  stepSize: z.number().positive().default(0.1).describe("Outer step size α (learning rate of the optimiser)"),
+  stepDecay: z
+    .number()
+    .nonnegative()
+    .default(0)
+    .describe(
+      "Step-size schedule α_t = α / (1 + t/stepDecay) (Robbins–Monro, for noisy gradients); 0 keeps α constant",
+    ),
+  optimizer: z
+    .enum(["sga", "adam"])
+    .default("sga")
+    .describe(
+      "Outer optimiser: sga (plain gradient ascent θ ← θ + α g, as in the paper) or adam (Adam ascent)",
+    ),
+};
+
+/** θ ← θ + update(g) in place: plain gradient ascent or Adam (β = 0.9, 0.999, ε = 1e-8). `it` is the
+ * 0-based outer iteration, used by the step schedule. */
+export function makeAscent(
+  kind: "sga" | "adam",
+  lr0: number,
+  decay: number,
+  theta: Float64Array,
+): (g: Float64Array, it: number) => void {
+  const rate = (it: number) => (decay > 0 ? lr0 / (1 + it / decay) : lr0);
+  if (kind === "sga")
+    return (g, it) => {
+      const lr = rate(it);
+      for (let i = 0; i < theta.length; i++) theta[i] += lr * g[i];
+    };
+  const m = new Float64Array(theta.length);
+  const v = new Float64Array(theta.length);
+  let t = 0;
+  return (g, it) => {
+    const lr = rate(it);
+    t++;
+    const c1 = 1 - 0.9 ** t;
+    const c2 = 1 - 0.999 ** t;
+    for (let i = 0; i < theta.length; i++) {
+      m[i] = 0.9 * m[i] + 0.1 * g[i];
+      v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+      theta[i] += (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
+    }
+  };
+}

@@ -6,10 +6,16 @@
 import { cpus } from "node:os";
 import { problemSimulator, thetaFromMDP } from "../src/envs/tabular.ts";
 import { sampleDiscountedStream, sampleTrajectories } from "../src/envs/tabular-rollout.ts";
+import { paperContinuousProblem } from "../src/experiments/problems.ts";
 import { softPolicyIteration } from "../src/inner/soft-policy-iteration.ts";
 import { cosine, median } from "../src/math/linalg.ts";
 import { Rng } from "../src/math/rng.ts";
 import { BilevelConfigSchema, runBilevel } from "../src/outer/bilevel.ts";
+import {
+  LinearBilevelConfigSchema,
+  realOptimum,
+  runLinearBilevel,
+} from "../src/outer/bilevel-linear-gaussian.ts";
 import { exactRealGradient } from "../src/outer/real-gradient.ts";
 import { writeJson } from "../src/report/files.ts";
 import { directSensitivity } from "../src/sensitivity/direct.ts";
@@ -80,6 +86,27 @@ const cases = [
   },
 ];
 
+/** Median ms per outer iteration of the continuous example (paper-continuous, exact real gradient). */
+function timeLinear(inner: "exact" | "lqr", iterations: number, repeats: number): number {
+  const problem = paperContinuousProblem();
+  const optimum = realOptimum(problem);
+  const cfg = LinearBilevelConfigSchema.parse({ inner, iterations });
+  const theta0 = Float64Array.of(0.5, 0.5, 0.5, 0.5);
+  runLinearBilevel(problem, theta0, cfg, Rng.fromSeed(0), undefined, optimum); // warm-up (JIT)
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    runLinearBilevel(problem, theta0, cfg, Rng.fromSeed(r), undefined, optimum);
+    times.push((performance.now() - t0) / (iterations + 1));
+  }
+  return median(times);
+}
+
+const linearCases = [
+  { name: "continuous, exact inner (issue 3)", inner: "exact" as const, numpyMs: 5.4 },
+  { name: "continuous, LQR inner (issue 3)", inner: "lqr" as const, numpyMs: 1.7 },
+];
+
 const timing = cases.map((c) => {
   const ms = timePerIteration(c.problem, c.cfg, c.iters, quick ? 3 : 7);
   const target = c.numpyMs * c.targetFactor;
@@ -92,9 +119,21 @@ const timing = cases.map((c) => {
   };
 });
 
+for (const c of linearCases) {
+  const ms = timeLinear(c.inner, quick ? 50 : 200, quick ? 3 : 7);
+  const target = c.numpyMs / 3;
+  timing.push({
+    case: c.name,
+    medianMsPerIteration: ms,
+    numpyMs: c.numpyMs,
+    targetMs: target,
+    meetsTarget: ms <= target,
+  });
+}
+
 console.log(`sim2real bench — Node ${process.version}, ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}`);
 console.log(
-  "\nMedian time per outer iteration (soft PI + sensitivity + real gradient + θ update + evaluation)",
+  "\nMedian time per outer iteration (inner solve + sensitivity + real gradient + θ update + evaluation)",
 );
 console.log(`${"case".padEnd(42)} ${"ms".padStart(9)} ${"NumPy ms".padStart(9)} ${"target".padStart(8)}  ok`);
 for (const t of timing)

@@ -23,6 +23,7 @@ import {
 import { AscentSchema, makeAscent } from "./ascent.ts";
 import type { MetricsCallback } from "./bilevel.ts";
 import { reinforceGradientK } from "./linear-real-gradient.ts";
+import type { ExtraGradient } from "./trace.ts";
 
 export const LINEAR_INNER_SOLVERS = ["exact", "lqr"] as const;
 export type LinearInnerSolver = (typeof LINEAR_INNER_SOLVERS)[number];
@@ -141,6 +142,7 @@ export function runLinearBilevel(
   rng: Rng,
   onMetrics?: MetricsCallback,
   optimum = realOptimum(problem),
+  extraGradient?: ExtraGradient,
 ): LinearBilevelRun {
   const { n, m, gamma } = problem;
   const nK = n * m;
@@ -188,6 +190,10 @@ export function runLinearBilevel(
     // (dK/dθ)ᵀ v, masked.
     const grad = new Float64Array(nth);
     for (let e = 0; e < nK; e++) for (let i = 0; i < nth; i++) grad[i] += inner.dKdTheta[e * nth + i] * v[e];
+    if (extraGradient) {
+      const extra = extraGradient(theta);
+      for (let i = 0; i < nth; i++) grad[i] += extra[i];
+    }
     for (let i = 0; i < nth; i++) grad[i] *= mask[i];
     record.gradNorm = norm(grad);
     record.realTransitions = realSystem.transitionsUsed;

@@ -22,6 +22,7 @@ import {
 import { sampledTheorem1 } from "../sensitivity/tabular-sampled.ts";
 import { AscentSchema, makeAscent } from "./ascent.ts";
 import { type Normalizer, normalizer } from "./normalized-return.ts";
+import type { ExtraGradient } from "./trace.ts";
 import { objectiveTemperature, reinforceGradient } from "./real-gradient.ts";
 
 export const SENSITIVITY_METHODS = ["exact", "closed-form", "adjoint", "sampled", "paper", "direct"] as const;
@@ -136,6 +137,7 @@ export function runBilevel(
   config: BilevelConfig,
   rng: Rng,
   onMetrics?: MetricsCallback,
+  extraGradient?: ExtraGradient,
 ): BilevelRun {
   const { S, A, temperature: tau } = problem;
   const nth = theta0.length;
@@ -191,6 +193,10 @@ export function runBilevel(
     }
     const inp: SensitivityInput = { sim, pi: sol.pi, logPi: sol.logPi, tau, evaluation: sol.evaluation };
     const { grad } = outerGradient(config.sensitivity, inp, v, nth, simRng, config.simSteps);
+    if (extraGradient) {
+      const extra = extraGradient(theta);
+      for (let i = 0; i < nth; i++) grad[i] += extra[i];
+    }
     for (let i = 0; i < nth; i++) grad[i] *= mask[i];
     record.gradNorm = norm(grad);
     record.realTransitions = realSystem.transitionsUsed;

@@ -106,6 +106,9 @@ export interface Series {
   name: string;
   x: number[];
   y: number[];
+  /** Optional band around the line (e.g. the spread over seeds), drawn translucent in the line's colour. */
+  lower?: number[];
+  upper?: number[];
 }
 
 export interface LineChartSpec {
@@ -156,6 +159,24 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
     }
   }
 
+  const bands: { series: string; x: number; lo: number; hi: number }[] = [];
+  for (const s of spec.series) {
+    if (!s.lower || !s.upper) continue;
+    if (s.lower.length !== s.x.length || s.upper.length !== s.x.length)
+      throw new Error(`series "${s.name}": band arrays must have ${s.x.length} values`);
+    for (let i = 0; i < s.x.length; i++) {
+      const x = s.x[i];
+      if (
+        !Number.isFinite(x) ||
+        (logX && x <= 0) ||
+        !Number.isFinite(s.lower[i]) ||
+        !Number.isFinite(s.upper[i])
+      )
+        continue;
+      bands.push({ series: s.name, x, lo: s.lower[i], hi: s.upper[i] });
+    }
+  }
+
   const yScale: Record<string, unknown> = { zero: false, nice: true };
   if (spec.yDomain) {
     yScale.domain = [spec.yDomain[0], spec.yDomain[1]];
@@ -202,6 +223,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
             offset: legendOffset,
             symbolType: "stroke",
             symbolStrokeWidth: 2.5,
+            symbolOpacity: 1,
             labelLimit: 240,
           },
         },
@@ -209,6 +231,24 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
       },
     },
   ];
+
+  if (bands.length > 0) {
+    // Under the lines: same colour scale (Vega-Lite merges the legends), translucent.
+    layers.unshift({
+      data: { values: bands },
+      mark: { type: "area", opacity: 0.18, clip: true },
+      encoding: {
+        x: { field: "x", type: "quantitative", scale: xScale },
+        y: { field: "lo", type: "quantitative", scale: yScale },
+        y2: { field: "hi" },
+        color: {
+          field: "series",
+          type: "nominal",
+          scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
+        },
+      },
+    });
+  }
 
   if (rules.length > 0) {
     const ruleValues = rules.map((r) => ({ y: r.y, label: r.label ?? "" }));

@@ -1,0 +1,170 @@
+/**
+ * Comparison benchmarks (issue 5): one problem, one judge, and the methods a practitioner would try, each
+ * with its settings. Well-specified benchmarks have a simulator family that contains the real system and a
+ * known reward (DESIGN §4.8: system identification should win there); misspecified ones say why no
+ * simulator in the family can be made accurate *for the quantity that matters*.
+ */
+import type { LinearGaussianProblem } from "../envs/linear-gaussian.ts";
+import { type TabularProblem, thetaFromMDP } from "../envs/tabular.ts";
+import { Rng } from "../math/rng.ts";
+import { BilevelConfigSchema, runBilevel } from "../outer/bilevel.ts";
+import {
+  LinearBilevelConfigSchema,
+  type LinearInnerSolver,
+  realOptimum,
+  runLinearBilevel,
+} from "../outer/bilevel-linear-gaussian.ts";
+import type { MethodRun } from "../outer/trace.ts";
+import type { MethodSpec } from "./compare.ts";
+import { paperContinuousProblem, paperDiscreteProblem } from "./problems.ts";
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  misspecified: boolean;
+  /** Why the simulator family cannot be made accurate (misspecified) or why it can (well-specified). */
+  why: string;
+  methods: () => MethodSpec[];
+}
+
+/** θ₀ = θ_real + N(0, I) for tabular trials (the paper's protocol), from the seed's first split. */
+function tabularStart(problem: TabularProblem, seed: number): Float64Array {
+  const init = Rng.fromSeed(seed).split();
+  return Float64Array.from(thetaFromMDP(problem.real), (c) => c + init.normal());
+}
+
+/** θ₀ ~ U(0, 1)^nθ for the continuous example (the paper's protocol). */
+function linearStart(problem: LinearGaussianProblem, seed: number): Float64Array {
+  const init = Rng.fromSeed(seed).split();
+  const n = problem.n * problem.n + problem.n * problem.m + problem.n + problem.m;
+  return Float64Array.from({ length: n }, () => init.uniform());
+}
+
+/** Bi-level with sampled Theorem 1 and REINFORCE real gradients until the budget is spent. */
+function tabularBilevel(
+  problem: TabularProblem,
+  judge: "soft" | "hard",
+  budget: number,
+  adapt: "all" | "transitions" | "rewards" = "all",
+  name = "bilevel",
+): MethodSpec {
+  const cfg = BilevelConfigSchema.parse({
+    sensitivity: "sampled",
+    realGradient: "sampled",
+    stepDecay: 100,
+    objective: judge,
+    adapt,
+  });
+  const perIteration = cfg.realTrajectories * cfg.realHorizon;
+  return {
+    name,
+    description: `bi-level SPG (sampled Theorem 1 with control variates, 1×${cfg.simSteps} in-sim; REINFORCE ${cfg.realTrajectories}×${cfg.realHorizon} real per iteration; step ${cfg.stepSize}/(1 + t/${cfg.stepDecay}); adapts ${adapt})`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split(); // the first split made θ₀
+      const run = runBilevel(
+        problem,
+        tabularStart(problem, seed),
+        { ...cfg, iterations: Math.ceil(budget / perIteration) },
+        rng,
+      );
+      return {
+        theta: run.theta,
+        points: run.records.map((r) => ({
+          iteration: r.iteration,
+          realTransitions: r.realTransitions,
+          normalized: r[judge],
+          theta: r.theta,
+        })),
+      };
+    },
+  };
+}
+
+function linearBilevel(problem: LinearGaussianProblem, inner: LinearInnerSolver, budget: number): MethodSpec {
+  const cfg = LinearBilevelConfigSchema.parse({ inner, realGradient: "sampled", stepDecay: 20 });
+  const perIteration = cfg.realTrajectories * cfg.realHorizon;
+  const optimum = realOptimum(problem);
+  return {
+    name: "bilevel",
+    description: `bi-level SPG (${inner} inner solver, exact dK/dθ; REINFORCE ${cfg.realTrajectories}×${cfg.realHorizon} real per iteration; step ${cfg.stepSize}/(1 + t/${cfg.stepDecay}))`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split();
+      const run = runLinearBilevel(
+        problem,
+        linearStart(problem, seed),
+        { ...cfg, iterations: Math.ceil(budget / perIteration) },
+        rng,
+        undefined,
+        optimum,
+      );
+      return {
+        theta: run.theta,
+        points: run.records.map((r) => ({
+          iteration: r.iteration,
+          realTransitions: r.realTransitions,
+          normalized: r.normalized,
+          theta: r.theta,
+        })),
+      };
+    },
+  };
+}
+
+/** Zero-shot transfer of the accurate simulator's policy: no adaptation, no real data. */
+function zeroShot(name: string, description: string, value: () => number): MethodSpec {
+  return {
+    name,
+    description,
+    run: (): MethodRun => ({
+      theta: new Float64Array(0),
+      points: [{ iteration: 0, realTransitions: 0, normalized: value(), theta: new Float64Array(0) }],
+    }),
+  };
+}
+
+export const BENCHMARKS: Record<string, Benchmark> = {
+  "paper-discrete": {
+    name: "paper-discrete",
+    description: "Bi-level paper §5 discrete MDP, judged by the soft (entropy-regularised) real return",
+    misspecified: false,
+    why: "The softmax-logit family contains the real transitions (θ^f = log P) and the reward is known: the accurate simulator's soft-optimal policy is the real soft optimum.",
+    methods: () => {
+      const p = paperDiscreteProblem();
+      return [tabularBilevel(p, "soft", 200_000)];
+    },
+  },
+  "paper-discrete-hard": {
+    name: "paper-discrete-hard",
+    description:
+      "The discrete MDP judged by the plain (hard) real return while the in-sim solver stays entropy-regularised",
+    misspecified: true,
+    why: "The in-sim solver returns a softmax(Q_soft/τ) policy with τ = 0.5; even with the accurate simulator that policy is only 0.846 hard-normalised. No accurate simulator fixes this; a different (inaccurate) one can.",
+    methods: () => {
+      const p = paperDiscreteProblem();
+      return [tabularBilevel(p, "hard", 200_000)];
+    },
+  },
+  "paper-continuous": {
+    name: "paper-continuous",
+    description: "Bi-level paper §5 continuous example with the exact inner solver",
+    misspecified: false,
+    why: "θ = (1, 1, 1, 1) reproduces the real system and the exact inner solver maximises the true objective: the accurate simulator gives K*_real.",
+    methods: () => [linearBilevel(paperContinuousProblem(), "exact", 400_000)],
+  },
+  "paper-continuous-lqr": {
+    name: "paper-continuous-lqr",
+    description:
+      "The continuous example with the LQR inner solver (quadratic surrogate of the exponential reward)",
+    misspecified: true,
+    why: "LQR answers the quadratic-reward problem, not the exponential-reward one: the accurate simulator gives K = 0.588 (0.948 normalised). Only an inaccurate θ makes LQR return K*_real.",
+    methods: () => [linearBilevel(paperContinuousProblem(), "lqr", 400_000)],
+  },
+};
+
+export function benchmarkNames(): string[] {
+  return Object.keys(BENCHMARKS);
+}
+
+export { zeroShot };

@@ -38,31 +38,57 @@ export function buildProgram(): Command {
   program
     .command("gradient")
     .description(
-      "Solve the in-sim problem exactly and print the sensitivity dφ/dθ and the outer (real-world) gradient ∇_θ J_real for a tabular problem file",
+      "Solve the in-sim problem at the problem file's simulator θ and print the sensitivity (dφ/dθ for a tabular file, dK/dθ for a linear-Gaussian one) and the outer (real-world) gradient ∇_θ J_real",
     )
-    .requiredOption("--problem <file>", "tabular problem file (JSON; see README 'Problem files')")
-    .addOption(new Option("--objective <kind>", "real objective").choices(["soft", "hard"]).default("soft"))
+    .requiredOption(
+      "--problem <file>",
+      'problem file (JSON; tabular, or linear-Gaussian with "kind": "linear-gaussian"; see README \'Problem files\')',
+    )
+    // Options of one family only have no commander default: gradient.ts applies the defaults, so that it
+    // can tell an option the user gave (an error for the other family) from a default.
     .addOption(
-      new Option("--method <method>", "sensitivity method (see README)")
-        .choices(SENSITIVITY_METHODS)
-        .default("exact"),
+      new Option("--objective <kind>", "real objective (tabular; default: soft)").choices(["soft", "hard"]),
+    )
+    .addOption(
+      new Option("--method <method>", "sensitivity method (tabular; default: exact; see README)").choices(
+        SENSITIVITY_METHODS,
+      ),
+    )
+    .addOption(
+      new Option("--inner <solver>", "in-sim solver (linear-Gaussian; default: lqr)").choices([
+        "exact",
+        "lqr",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--lqr-sensitivity <route>",
+        "dK/dθ of the LQR gain (linear-Gaussian with --inner lqr; default: riccati)",
+      ).choices(["riccati", "policy-gradient"]),
     )
     .addOption(
       new Option(
         "--real-gradient <kind>",
-        "real-world gradient: exact (real MDP known) or sampled (REINFORCE)",
+        "real-world gradient: exact (real system known) or sampled (REINFORCE)",
       )
         .choices(["exact", "sampled"])
         .default("exact"),
     )
-    .option("--sim-steps <n>", "in-sim transitions for sampled/paper/direct", intArg("--sim-steps"), 1000)
+    .option(
+      "--sim-steps <n>",
+      "in-sim transitions for sampled/paper/direct (tabular; default: 1000)",
+      intArg("--sim-steps"),
+    )
     .option(
       "--real-trajectories <n>",
-      "real trajectories for a sampled real gradient",
+      "real trajectories for a sampled real gradient (default: 10 tabular, 100 linear-Gaussian)",
       intArg("--real-trajectories"),
-      10,
     )
-    .option("--real-horizon <n>", "steps per real trajectory", intArg("--real-horizon"), 50)
+    .option(
+      "--real-horizon <n>",
+      "steps per real trajectory (default: 50 tabular, 40 linear-Gaussian)",
+      intArg("--real-horizon"),
+    )
     .option("--seed <n>", "random seed (sampled methods)", intArg("--seed"), 0)
     .option("--json", "print one JSON object")
     .action(async (opts) => (await import("./gradient.ts")).gradientCommand(opts));
@@ -114,6 +140,33 @@ export function buildProgram(): Command {
     .option("--quiet", "no progress output")
     // Loaded on demand: the plotting stack (vega, resvg) is only needed by `run`.
     .action(async (experiment, opts) => (await import("./run.ts")).runCommand(experiment, opts));
+
+  program
+    .command("compare")
+    .description(
+      "Run every method × seed on one benchmark and write a table (Markdown + CSV: real transitions to reach 0.9/0.95/0.99 and to stay ≥ 0.95, final value, wall time) and a plot of normalised return against real transitions (log x, median with a min–max band). Benchmarks: `sim2real benchmarks`",
+    )
+    .argument("<benchmark>", "benchmark name")
+    .option("--methods <list>", "comma-separated subset of the benchmark's methods")
+    .option("--seeds <n>", "number of seeds (seed, seed + 1, …)", intArg("--seeds"), 5)
+    .option("--seed <n>", "first seed", intArg("--seed"), 0)
+    .option("--out <dir>", "output directory (default sim2real-out/compare/<benchmark>)")
+    .option("--quiet", "no progress output")
+    .action(async (benchmark, opts) => (await import("./compare.ts")).compareCommand(benchmark, opts));
+
+  program
+    .command("benchmarks")
+    .description("List the comparison benchmarks and their methods")
+    .action(async () => {
+      const { BENCHMARKS } = await import("../experiments/benchmarks.ts");
+      for (const b of Object.values(BENCHMARKS))
+        process.stdout.write(
+          `${b.name} (${b.misspecified ? "misspecified" : "well-specified"})\n  ${b.description}\n  methods: ${b
+            .methods()
+            .map((m) => m.name)
+            .join(", ")}\n`,
+        );
+    });
 
   program
     .command("experiments")

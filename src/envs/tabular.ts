@@ -27,6 +27,11 @@ export interface TabularProblem {
   readonly real: TabularMDP;
   /** Simulator parameters θ in the DESIGN §5 layout, length S*A*S + S*A. */
   readonly theta0: Float64Array;
+  /**
+   * A smaller simulator family (tabular-family.ts): rows (s, a) with the same group id share their
+   * transition logits θ^f_{s,a,·}, length S*A. Absent: every row is free.
+   */
+  readonly rowGroups?: Int32Array;
 }
 
 export const thetaSize = (S: number, A: number): number => S * A * S + S * A;

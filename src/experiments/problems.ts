@@ -92,3 +92,13 @@ export function doubleIntegratorProblem(): LinearGaussianProblem {
     lower: Float64Array.of(...Array(6).fill(Number.NEGATIVE_INFINITY), 1e-3, 1e-3, 1e-3),
   };
 }
+
+/**
+ * The discrete example with a smaller simulator family: states 0 and 1 are aggregated in the simulator's
+ * dynamics (rows (0, a) and (1, a) share their transition logits), while the real MDP treats them very
+ * differently (from 0, "stay" stays at 0 w.p. 0.9; from 1 it moves to 1 w.p. 0.85). Rewards stay free.
+ */
+export function aggregatedStatesProblem(): TabularProblem {
+  const p = paperDiscreteProblem();
+  return { ...p, rowGroups: Int32Array.of(0, 1, 0, 1, 2, 3) };
+}

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { evaluatePolicy, softmaxPolicyGradient } from "../critics/tabular.ts";
 import { problemSimulator, type TabularProblem, thetaMask } from "../envs/tabular.ts";
+import { tieRows } from "../envs/tabular-family.ts";
 import { sampleDiscountedStream, sampleTrajectories, TabularRealSystem } from "../envs/tabular-rollout.ts";
 import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
 import { norm } from "../math/linalg.ts";
@@ -22,8 +23,8 @@ import {
 import { sampledTheorem1 } from "../sensitivity/tabular-sampled.ts";
 import { AscentSchema, makeAscent } from "./ascent.ts";
 import { type Normalizer, normalizer } from "./normalized-return.ts";
-import type { ExtraGradient } from "./trace.ts";
 import { objectiveTemperature, reinforceGradient } from "./real-gradient.ts";
+import type { ExtraGradient } from "./trace.ts";
 
 export const SENSITIVITY_METHODS = ["exact", "closed-form", "adjoint", "sampled", "paper", "direct"] as const;
 export type SensitivityMethod = (typeof SENSITIVITY_METHODS)[number];
@@ -141,7 +142,8 @@ export function runBilevel(
 ): BilevelRun {
   const { S, A, temperature: tau } = problem;
   const nth = theta0.length;
-  const theta = Float64Array.from(theta0);
+  // A tied family (tabular-family.ts) lives on the subspace where tied rows are equal.
+  const theta = tieRows(Float64Array.from(theta0), problem);
   const mask = thetaMask(S, A, config.adapt);
   const simRng = rng.split();
   const realRng = rng.split();
@@ -198,6 +200,7 @@ export function runBilevel(
       for (let i = 0; i < nth; i++) grad[i] += extra[i];
     }
     for (let i = 0; i < nth; i++) grad[i] *= mask[i];
+    tieRows(grad, problem);
     record.gradNorm = norm(grad);
     record.realTransitions = realSystem.transitionsUsed;
     emit(onMetrics, record);

@@ -75,7 +75,7 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
   });
   await writeLineChart(
     {
-      title: `${name}: median over ${seeds.length} seeds, band min–max`,
+      title: `${name}: median over ${seeds.length} seeds, band = interquartile range`,
       xLabel: "real transitions (log; methods using none are drawn from 1)",
       yLabel: "normalised real return",
       xScale: "log",

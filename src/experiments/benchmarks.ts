@@ -15,6 +15,11 @@ import {
   runLinearBilevel,
 } from "../outer/bilevel-linear-gaussian.ts";
 import {
+  DomainRandomisationConfigSchema,
+  runDomainRandomisationLinear,
+  runDomainRandomisationTabular,
+} from "../outer/domain-randomisation.ts";
+import {
   HybridLinearConfigSchema,
   HybridTabularConfigSchema,
   runHybridLinear,
@@ -22,6 +27,11 @@ import {
 } from "../outer/hybrid.ts";
 import { runSysIdLinear, runSysIdTabular, SysIdConfigSchema } from "../outer/system-identification.ts";
 import type { MethodRun } from "../outer/trace.ts";
+import {
+  runZerothOrderLinear,
+  runZerothOrderTabular,
+  ZerothOrderConfigSchema,
+} from "../outer/zeroth-order.ts";
 import type { MethodSpec } from "./compare.ts";
 import { aggregatedStatesProblem, paperContinuousProblem, paperDiscreteProblem } from "./problems.ts";
 
@@ -196,6 +206,70 @@ function linearHybrid(problem: LinearGaussianProblem, inner: LinearInnerSolver, 
   };
 }
 
+/** SPSA on real returns from the seed's θ₀ (common random numbers for the ± evaluations). */
+function tabularSpsa(problem: TabularProblem, judge: "soft" | "hard", budget: number): MethodSpec {
+  const cfg = ZerothOrderConfigSchema.parse({ method: "spsa", budget, objective: judge });
+  return {
+    name: "spsa",
+    description: `SPSA on θ from real returns (${cfg.evalTrajectories}×${cfg.evalHorizon} real steps per evaluation, two per iteration, common random numbers; a = ${cfg.a}, c = ${cfg.c})`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split();
+      return runZerothOrderTabular(problem, tabularStart(problem, seed), cfg, rng);
+    },
+  };
+}
+
+/** Domain randomisation around the seed's θ₀: the policy best on average over θ₀ + σN(0, I). */
+function tabularDr(problem: TabularProblem, judge: "soft" | "hard"): MethodSpec {
+  const base = DomainRandomisationConfigSchema.parse({ objective: judge });
+  return {
+    name: "domain-rand",
+    description: `domain randomisation: policy maximising the average soft return over ${base.samples} simulators θ₀ + ${base.sigma}·N(0, I); zero-shot (no real data)`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split();
+      const cfg = DomainRandomisationConfigSchema.parse({
+        objective: judge,
+        centre: Array.from(tabularStart(problem, seed)),
+      });
+      return runDomainRandomisationTabular(problem, cfg, rng);
+    },
+  };
+}
+
+function linearSpsa(problem: LinearGaussianProblem, inner: LinearInnerSolver, budget: number): MethodSpec {
+  const cfg = ZerothOrderConfigSchema.parse({ method: "spsa", budget, inner });
+  const optimum = realOptimum(problem);
+  return {
+    name: "spsa",
+    description: `SPSA on θ from real returns (${cfg.evalTrajectories}×${cfg.evalHorizon} real steps per evaluation, common random numbers), ${inner} inner solver`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split();
+      return runZerothOrderLinear(problem, linearStart(problem, seed), cfg, rng, undefined, optimum);
+    },
+  };
+}
+
+function linearDr(problem: LinearGaussianProblem, inner: LinearInnerSolver): MethodSpec {
+  const base = DomainRandomisationConfigSchema.parse({ inner });
+  const optimum = realOptimum(problem);
+  return {
+    name: "domain-rand",
+    description: `domain randomisation over ${base.samples} simulators θ₀ + ${base.sigma}·N(0, I) (${inner === "exact" ? "K maximising the average exact return" : "LQR on the mean parameters"}); zero-shot`,
+    run: (seed) => {
+      const rng = Rng.fromSeed(seed);
+      rng.split();
+      const cfg = DomainRandomisationConfigSchema.parse({
+        inner,
+        centre: Array.from(linearStart(problem, seed)),
+      });
+      return runDomainRandomisationLinear(problem, cfg, rng, optimum);
+    },
+  };
+}
+
 /** Zero-shot transfer of the accurate simulator's policy: no adaptation, no real data. */
 function zeroShot(name: string, description: string, value: () => number): MethodSpec {
   return {
@@ -220,6 +294,10 @@ export const BENCHMARKS: Record<string, Benchmark> = {
         tabularSysId(p, "soft", 2000),
         tabularBilevel(p, "soft", 1_000_000),
         tabularHybrid(p, "soft", 1_000_000),
+        tabularBilevel(p, "soft", 1_000_000, "rewards", "bilevel-reward-only"),
+        tabularBilevel(p, "soft", 1_000_000, "transitions", "bilevel-transitions-only"),
+        tabularSpsa(p, "soft", 20_000),
+        tabularDr(p, "soft"),
       ];
     },
   },
@@ -235,6 +313,9 @@ export const BENCHMARKS: Record<string, Benchmark> = {
         tabularSysId(p, "hard", 2000),
         tabularBilevel(p, "hard", 1_000_000),
         tabularHybrid(p, "hard", 1_000_000),
+        tabularBilevel(p, "hard", 1_000_000, "rewards", "bilevel-reward-only"),
+        tabularSpsa(p, "hard", 20_000),
+        tabularDr(p, "hard"),
       ];
     },
   },
@@ -250,6 +331,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
         tabularSysId(p, "soft", 2000),
         tabularBilevel(p, "soft", 1_000_000),
         tabularHybrid(p, "soft", 1_000_000),
+        tabularBilevel(p, "soft", 1_000_000, "rewards", "bilevel-reward-only"),
       ];
     },
   },
@@ -264,6 +346,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
         linearSysId(p, "exact", 2000),
         linearBilevel(p, "exact", 400_000),
         linearHybrid(p, "exact", 400_000),
+        linearSpsa(p, "exact", 20_000),
+        linearDr(p, "exact"),
       ];
     },
   },
@@ -275,7 +359,13 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     why: "LQR answers the quadratic-reward problem, not the exponential-reward one: the accurate simulator gives K = 0.588 (0.948 normalised). Only an inaccurate θ makes LQR return K*_real.",
     methods: () => {
       const p = paperContinuousProblem();
-      return [linearSysId(p, "lqr", 2000), linearBilevel(p, "lqr", 400_000), linearHybrid(p, "lqr", 400_000)];
+      return [
+        linearSysId(p, "lqr", 2000),
+        linearBilevel(p, "lqr", 400_000),
+        linearHybrid(p, "lqr", 400_000),
+        linearSpsa(p, "lqr", 20_000),
+        linearDr(p, "lqr"),
+      ];
     },
   },
 };

@@ -131,8 +131,16 @@ function valueAt(points: EvalPoint[], x: number): number {
   return v;
 }
 
+/** Linear-interpolated quantile of sorted values. */
+function quantile(sorted: number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
 /**
- * Median and [min, max] over seeds of one method's normalised return on a log-spaced grid of real
+ * Median and interquartile range over seeds of one method's normalised return on a log-spaced grid of real
  * transitions (1 … the largest count any seed used). Methods that use no real transitions are flat lines.
  */
 export function medianCurve(
@@ -151,8 +159,8 @@ export function medianCurve(
   for (const t of uniq) {
     const vs = rs.map((r) => valueAt(r.points, t)).sort((a, b) => a - b);
     med.push(median(vs));
-    lo.push(vs[0]);
-    hi.push(vs[vs.length - 1]);
+    lo.push(quantile(vs, 0.25));
+    hi.push(quantile(vs, 0.75));
   }
   return { x: uniq, median: med, lower: lo, upper: hi };
 }

@@ -192,6 +192,14 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
   );
   const legendOffset = ruleLabelWidth > 0 ? Math.ceil(ruleLabelWidth) + 4 + 14 : 16;
 
+  const legend = {
+    orient: "right",
+    offset: legendOffset,
+    symbolType: "stroke",
+    symbolStrokeWidth: 2.5,
+    symbolOpacity: 1,
+    labelLimit: 240,
+  };
   const layers: object[] = [
     {
       data: { values },
@@ -218,14 +226,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
           title: null,
           // Keep the caller's series order in the legend (Vega-Lite would sort alphabetically).
           scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
-          legend: {
-            orient: "right",
-            offset: legendOffset,
-            symbolType: "stroke",
-            symbolStrokeWidth: 2.5,
-            symbolOpacity: 1,
-            labelLimit: 240,
-          },
+          legend,
         },
         order: { field: "x", type: "quantitative" },
       },
@@ -236,7 +237,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
     // Under the lines: same colour scale (Vega-Lite merges the legends), translucent.
     layers.unshift({
       data: { values: bands },
-      mark: { type: "area", opacity: 0.18, clip: true },
+      mark: { type: "area", opacity: 0.12, clip: true },
       encoding: {
         x: { field: "x", type: "quantitative", scale: xScale },
         y: { field: "lo", type: "quantitative", scale: yScale },
@@ -245,6 +246,8 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
           field: "series",
           type: "nominal",
           scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
+          // The merged legend takes this first layer's settings: show opaque line symbols.
+          legend: { ...legend, symbolOpacity: 1 },
         },
       },
     });

@@ -136,7 +136,9 @@ test("jets: ∇_K J, ∇_θ J, ∇²_KK J, ∇²_Kθ J match finite differences 
       const { sys, theta } = randomSystem(n, m, seed);
       // A stabilising, non-optimal gain (0.8 × the LQR gain): with an unstable closed loop the state
       // covariance grows until the sum is truncated (SIGMA_LIMIT), and finite differences straddle that.
-      const K = discountedLqr(n, m, sys.gamma, paramsFromTheta(n, m, theta, sys.simulator)).K.map((v) => 0.8 * v);
+      const K = discountedLqr(n, m, sys.gamma, paramsFromTheta(n, m, theta, sys.simulator)).K.map(
+        (v) => 0.8 * v,
+      );
       const f = (k: ArrayLike<number>, th: ArrayLike<number>) =>
         expectedReturn(sys, paramsFromTheta(n, m, th, sys.simulator), k, {
           derivatives: "full",

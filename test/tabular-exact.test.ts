@@ -8,7 +8,7 @@ import { evaluatePolicy, softmaxPolicyGradient } from "../src/critics/tabular.ts
 import { problemSimulator, type TabularProblem, thetaFromMDP } from "../src/envs/tabular.ts";
 import { policyIteration } from "../src/inner/policy-iteration.ts";
 import { softBellmanResidual, softPolicyIteration } from "../src/inner/soft-policy-iteration.ts";
-import { maxAbs, relativeError } from "../src/math/linalg.ts";
+import { axpyAt, dotAt, Lu, maxAbs, relativeError } from "../src/math/linalg.ts";
 import { Rng } from "../src/math/rng.ts";
 import { normalizer } from "../src/outer/normalized-return.ts";
 import { exactRealGradient } from "../src/outer/real-gradient.ts";
@@ -205,5 +205,58 @@ test("real gradient v = ∂J_real/∂φ (soft and hard) and the outer gradient �
       return evaluatePolicy(paper.real, s2.pi, s2.logPi, tauObj).J;
     }, theta);
     assert.ok(relativeError(g, fd) < 1e-6, `outer gradient vs FD ${relativeError(g, fd)}`);
+  }
+});
+
+test("evaluation kernels: dotAt and axpyAt equal plain loops bit for bit; Lu's overwrite option factorises in place", () => {
+  const rng = Rng.fromSeed(31);
+  for (let n = 0; n <= 9; n++) {
+    const a = new Float64Array(n + 3).map(() => rng.normal());
+    const b = new Float64Array(n).map(() => rng.normal());
+    let ref = 0;
+    for (let i = 0; i < n; i++) ref += a[2 + i] * b[i];
+    assert.equal(dotAt(a, 2, b, n), ref);
+    const y = new Float64Array(n + 1).map(() => rng.normal());
+    const yRef = y.slice();
+    for (let i = 0; i < n; i++) yRef[1 + i] += 0.7 * a[3 + i];
+    axpyAt(0.7, a, 3, y, 1, n);
+    assert.deepEqual(y, yRef);
+  }
+  for (const n of [2, 4, 7]) {
+    const m = new Float64Array(n * n).map(() => rng.normal());
+    const rhs = new Float64Array(n).map(() => rng.normal());
+    const own = m.slice();
+    const x = new Lu(own, n, { overwrite: true }).solve(rhs);
+    assert.deepEqual(x, new Lu(m, n).solve(rhs));
+    assert.notDeepEqual(own, m, "the overwritten input holds the factors");
+  }
+});
+
+test("evaluatePolicy reuses a factorisation only for the same (P, γ, π): same results as a fresh one, in-place π changes detected", () => {
+  const p = randomProblem(6, 3, 41);
+  const sim = problemSimulator(p, p.theta0);
+  // A copy of the MDP with its own P array never shares a cached factorisation with `sim`.
+  const fresh = (pi: Float64Array, logPi: Float64Array, tau: number) =>
+    evaluatePolicy({ ...sim, P: sim.P.slice() }, pi, logPi, tau);
+  const same = (a: ReturnType<typeof evaluatePolicy>, b: ReturnType<typeof evaluatePolicy>) => {
+    for (const k of ["V", "Qt", "PV", "d", "Ppi"] as const) assert.deepEqual(a[k], b[k], k);
+    assert.equal(a.J, b.J);
+  };
+  const pol = softmaxPolicy(perturbed(new Float64Array(18), 42), 6, 3);
+  for (const tau of [p.temperature, 0])
+    same(evaluatePolicy(sim, pol.pi, pol.logPi, tau), fresh(pol.pi, pol.logPi, tau));
+  // Another discount on the same table, then π changed in place: neither may reuse the factors.
+  const other = evaluatePolicy({ ...sim, gamma: 0.5 }, pol.pi, pol.logPi, 0);
+  same(other, evaluatePolicy({ ...sim, gamma: 0.5, P: sim.P.slice() }, pol.pi, pol.logPi, 0));
+  const pol2 = softmaxPolicy(perturbed(new Float64Array(18), 43), 6, 3);
+  pol.pi.set(pol2.pi);
+  pol.logPi.set(pol2.logPi);
+  same(evaluatePolicy(sim, pol.pi, pol.logPi, p.temperature), fresh(pol2.pi, pol2.logPi, p.temperature));
+  // P V is the evaluation's expected next value.
+  const ev = evaluatePolicy(sim, pol.pi, pol.logPi, p.temperature);
+  for (let sa = 0; sa < 18; sa++) {
+    let pv = 0;
+    for (let x = 0; x < 6; x++) pv += sim.P[sa * 6 + x] * ev.V[x];
+    assert.ok(Math.abs(ev.PV[sa] - pv) <= 1e-14 * Math.max(1, Math.abs(pv)));
   }
 });

@@ -6,6 +6,7 @@
  */
 import { evaluatePolicy, type PolicyEvaluation } from "../critics/tabular.ts";
 import type { TabularMDP } from "../envs/tabular.ts";
+import { dotAt } from "../math/linalg.ts";
 import { centreRows, logSumExp } from "../math/softmax.ts";
 import { softmaxPolicy, type TabularPolicy } from "../policies/tabular-softmax.ts";
 
@@ -39,11 +40,8 @@ export function softBellmanResidual(mdp: TabularMDP, tau: number, Q: Float64Arra
     Vs[s] = tau * logSumExp(scaled, 0, A);
   }
   let res = 0;
-  for (let sa = 0; sa < S * A; sa++) {
-    let ev = 0;
-    for (let x = 0; x < S; x++) ev += P[sa * S + x] * Vs[x];
-    res = Math.max(res, Math.abs(R[sa] + gamma * ev - Q[sa]));
-  }
+  for (let sa = 0; sa < S * A; sa++)
+    res = Math.max(res, Math.abs(R[sa] + gamma * dotAt(P, sa * S, Vs, S) - Q[sa]));
   return res;
 }
 

@@ -16,12 +16,17 @@ export function logSoftmaxRows(x: ArrayLike<number>, n: number, scale = 1, out?:
   const res = out ?? new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
     const off = r * n;
+    // x/scale once per entry (kept in res), not once per pass.
     let m = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) if (x[off + i] / scale > m) m = x[off + i] / scale;
+    for (let i = 0; i < n; i++) {
+      const v = x[off + i] / scale;
+      res[off + i] = v;
+      if (v > m) m = v;
+    }
     let s = 0;
-    for (let i = 0; i < n; i++) s += Math.exp(x[off + i] / scale - m);
+    for (let i = 0; i < n; i++) s += Math.exp(res[off + i] - m);
     const lse = m + Math.log(s);
-    for (let i = 0; i < n; i++) res[off + i] = x[off + i] / scale - lse;
+    for (let i = 0; i < n; i++) res[off + i] -= lse;
   }
   return res;
 }

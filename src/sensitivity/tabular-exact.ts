@@ -19,7 +19,7 @@
  */
 import { actionResolvent, denseInverse, evaluatePolicy, type PolicyEvaluation } from "../critics/tabular.ts";
 import type { TabularMDP } from "../envs/tabular.ts";
-import { Lu } from "../math/linalg.ts";
+import { axpyAt, Lu } from "../math/linalg.ts";
 import { centreRows } from "../math/softmax.ts";
 
 export interface SensitivityInput {
@@ -58,31 +58,30 @@ function pieces(inp: SensitivityInput): Pieces {
   const { S, A, gamma, P } = sim;
   const n = S * A;
   const ev = inp.evaluation ?? evaluatePolicy(sim, pi, logPi, tau);
+  const { d, Qt, V, PV } = ev;
   const w = new Float64Array(n);
   const k = new Float64Array(n);
   for (let s = 0; s < S; s++)
     for (let a = 0; a < A; a++) {
-      w[s * A + a] = ev.d[s] * pi[s * A + a];
-      k[s * A + a] = pi[s * A + a] * (ev.Qt[s * A + a] - ev.V[s]);
+      w[s * A + a] = d[s] * pi[s * A + a];
+      k[s * A + a] = pi[s * A + a] * (Qt[s * A + a] - V[s]);
     }
   const N = denseInverse(ev.lu);
   const beta = new Float64Array(n * S);
-  for (let sa = 0; sa < n; sa++) {
-    let fv = 0;
-    for (let y = 0; y < S; y++) fv += P[sa * S + y] * ev.V[y];
-    for (let x = 0; x < S; x++) beta[sa * S + x] = gamma * P[sa * S + x] * (ev.V[x] - fv);
-  }
+  for (let sa = 0; sa < n; sa++)
+    for (let x = 0; x < S; x++) beta[sa * S + x] = gamma * P[sa * S + x] * (V[x] - PV[sa]);
   return { S, A, n, gamma, tau, P, pi, ev, w, k, N, beta };
 }
 
 /** E = Gᵀ D_w P N (nφ×S) and Gᵀ D_w P (nφ×S). Row (s,b) of Gᵀ D_w P is w(s,b)P(s,b,·) − π(b|s) d(s) P_π(s,·). */
 function gtDwP(p: Pieces): { GDP: Float64Array; E: Float64Array } {
   const { S, A, n, P, pi, w, N, ev } = p;
+  const { d, Ppi } = ev;
   const GDP = new Float64Array(n * S);
   for (let s = 0; s < S; s++)
     for (let b = 0; b < A; b++) {
       const j = s * A + b;
-      for (let x = 0; x < S; x++) GDP[j * S + x] = w[j] * P[j * S + x] - pi[j] * ev.d[s] * ev.Ppi[s * S + x];
+      for (let x = 0; x < S; x++) GDP[j * S + x] = w[j] * P[j * S + x] - pi[j] * d[s] * Ppi[s * S + x];
     }
   const E = new Float64Array(n * S);
   for (let j = 0; j < n; j++)
@@ -126,11 +125,12 @@ export interface Theorem1Terms {
 /** J_φ = T_A + T_B + T_C as separate dense matrices (nφ×nφ). */
 function phiTerms(p: Pieces, GDP: Float64Array, E: Float64Array) {
   const { S, A, n, gamma, tau, pi, w, k, ev, N } = p;
+  const { d, V, Qt, Ppi } = ev;
   const TA = new Float64Array(n * n);
   const TB = new Float64Array(n * n);
   const TC = new Float64Array(n * n);
   for (let s = 0; s < S; s++) {
-    const dV = ev.d[s] * ev.V[s];
+    const dV = d[s] * V[s];
     for (let b = 0; b < A; b++)
       for (let c = 0; c < A; c++) {
         const pb = pi[s * A + b];
@@ -140,11 +140,11 @@ function phiTerms(p: Pieces, GDP: Float64Array, E: Float64Array) {
         // T_A: Σ_a w Q̃ ∇² log π = −d(s) V(s) F_s   (Σ_a π Q̃ = V).
         TA[row] = -dV * F;
         // T_B, first part: −τ Gᵀ D_w G = −τ d(s) F_s   (Π G = 0).
-        TB[row] = -tau * ev.d[s] * F;
+        TB[row] = -tau * d[s] * F;
         // T_C, second part: Σ_a w Q̃ g gᵀ.
         let acc = 0;
         for (let a = 0; a < A; a++)
-          acc += w[s * A + a] * ev.Qt[s * A + a] * ((a === b ? 1 : 0) - pb) * ((a === c ? 1 : 0) - pc);
+          acc += w[s * A + a] * Qt[s * A + a] * ((a === b ? 1 : 0) - pb) * ((a === c ? 1 : 0) - pc);
         TC[row] = acc;
       }
   }
@@ -153,7 +153,7 @@ function phiTerms(p: Pieces, GDP: Float64Array, E: Float64Array) {
   for (let j = 0; j < n; j++)
     for (let x = 0; x < S; x++) {
       let acc = GDP[j * S + x];
-      for (let y = 0; y < S; y++) acc += gamma * E[j * S + y] * ev.Ppi[y * S + x];
+      for (let y = 0; y < S; y++) acc += gamma * E[j * S + y] * Ppi[y * S + x];
       C1P[j * S + x] = acc;
     }
   for (let j = 0; j < n; j++)
@@ -303,22 +303,25 @@ export function adjointOuterGradient(inp: SensitivityInput, v: ArrayLike<number>
   const { S, A, gamma, P } = sim;
   const n = S * A;
   const ev = inp.evaluation ?? evaluatePolicy(sim, pi, inp.logPi, tau);
+  // Locals, not ev.* loads, in the O(S²A) loops below.
+  const { V, PV } = ev;
   const c = centreRows(v, A);
   for (let i = 0; i < n; i++) c[i] /= tau;
   const Ptc = new Float64Array(S);
-  for (let i = 0; i < n; i++) for (let x = 0; x < S; x++) Ptc[x] += P[i * S + x] * c[i];
+  for (let i = 0; i < n; i++) axpyAt(c[i], P, i * S, Ptc, 0, S);
   const z = ev.lu.solveTransposed(Ptc);
-  const u = new Float64Array(n);
-  for (let s = 0; s < S; s++)
-    for (let a = 0; a < A; a++) u[s * A + a] = c[s * A + a] + gamma * pi[s * A + a] * z[s];
   const nf = n * S;
   const grad = new Float64Array(nf + n);
-  for (let sa = 0; sa < n; sa++) {
-    let fv = 0;
-    for (let y = 0; y < S; y++) fv += P[sa * S + y] * ev.V[y];
-    for (let x = 0; x < S; x++) grad[sa * S + x] = gamma * P[sa * S + x] * (ev.V[x] - fv) * u[sa];
-    grad[nf + sa] = u[sa];
-  }
+  for (let s = 0; s < S; s++)
+    for (let a = 0; a < A; a++) {
+      const sa = s * A + a;
+      const u = c[sa] + gamma * pi[sa] * z[s];
+      // β(s,a,x) u with β = γ f(x|s,a)(V(x) − (P V)(s,a)); P V is the evaluation's own.
+      const off = sa * S;
+      const fv = PV[sa];
+      for (let x = 0; x < S; x++) grad[off + x] = gamma * P[off + x] * (V[x] - fv) * u;
+      grad[nf + sa] = u;
+    }
   return grad;
 }
 

@@ -382,3 +382,18 @@ test("options of the other problem family, and unsolvable simulators, exit 2 wit
       assert.ok(r.stderr.includes(part), `stderr should contain ${part}\n${show(r)}`);
   });
 });
+
+test("check on a linear-Gaussian file: dK/dθ of both solvers vs finite differences, LQR routes agree", async () => {
+  const r = await cli(["check", "--problem", "examples/paper-continuous.json", "--random", "2", "--json"]);
+  assert.equal(r.status, 0, show(r));
+  const out = JSON.parse(r.stdout) as {
+    pass: boolean;
+    rows: { point: string; exactVsFd: number; lqrVsFd: number; lqrRoutes: number }[];
+  };
+  assert.equal(out.pass, true, r.stdout);
+  assert.equal(out.rows.length, 3, r.stdout);
+  for (const row of out.rows) {
+    assert.ok(row.exactVsFd < 1e-6 && row.lqrVsFd < 1e-6, `${row.point}: ${JSON.stringify(row)}`);
+    assert.ok(row.lqrRoutes < 1e-8, `${row.point}: ${JSON.stringify(row)}`);
+  }
+});

@@ -4,6 +4,8 @@
  *
  * Layouts (DESIGN §5): P[(s*A + a)*S + s'], R[s*A + a], θ = [θ^f (s,a,s') row-major, θ^R (s,a) row-major].
  */
+import { tieRows } from "./tabular-family.ts";
+
 export interface TabularMDP {
   readonly S: number;
   readonly A: number;
@@ -67,7 +69,10 @@ export function simulatorMDP(
 
 /** The simulator of a problem at θ. */
 export function problemSimulator(problem: TabularProblem, theta: ArrayLike<number>): TabularMDP {
-  return simulatorMDP(problem.S, problem.A, problem.gamma, problem.mu, theta);
+  // A tied family's simulator is always a member of it: tied rows use their average logits (for θ already
+  // in the family this changes nothing; for any other θ, e.g. an SPSA perturbation, it is the projection).
+  const th = problem.rowGroups ? tieRows(Float64Array.from(theta), problem) : theta;
+  return simulatorMDP(problem.S, problem.A, problem.gamma, problem.mu, th);
 }
 
 /** θ that reproduces an MDP exactly: θ^f = log P (−745 stands in for log 0), θ^R = R. */

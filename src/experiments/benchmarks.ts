@@ -332,6 +332,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
         tabularBilevel(p, "soft", 1_000_000),
         tabularHybrid(p, "soft", 1_000_000),
         tabularBilevel(p, "soft", 1_000_000, "rewards", "bilevel-reward-only"),
+        tabularSpsa(p, "soft", 20_000),
       ];
     },
   },

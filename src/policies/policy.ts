@@ -1,0 +1,331 @@
+/**
+ * One interface for differentiable stochastic policies π_φ(a|s) with flat Float64 parameters φ, used by the
+ * general (non-tabular) bi-level engine: sampling, log-likelihoods, summed scores and exact summed
+ * Hessian-vector products of log π.
+ *
+ * Conventions (all implementations):
+ * - batches are row-major: obs is N × obsSize, actions N × actionSize; a discrete action is its index
+ *   stored as a number (actionSize = 1), a tabular state likewise (obsSize = 1);
+ * - `scoreSum` and `hessianVectorSum` ADD into `out` (the caller zeroes it), so several batches or terms
+ *   can be accumulated into one vector; `weights` (length ≥ N) multiply the per-sample terms, null or
+ *   undefined meaning all ones;
+ * - implementations keep scratch buffers between calls: one instance is not re-entrant (one per worker).
+ *
+ * Implemented here: `TabularSoftmaxPolicy` and `LinearGaussianPolicyAdapter`; the MLP families are in
+ * mlp-policies.ts.
+ */
+import { cholesky, spdInverse } from "../envs/linear-gaussian.ts";
+import type { Rng } from "../math/rng.ts";
+
+export type Weights = ArrayLike<number> | null | undefined;
+
+export interface DifferentiablePolicy {
+  readonly nParams: number;
+  readonly obsSize: number;
+  readonly actionSize: number;
+  readonly discrete: boolean;
+  /** Draws one action per row of obs (N × obsSize); returns N × actionSize (written into `out` if given). */
+  sample(phi: Float64Array, obs: Float64Array, n: number, rng: Rng, out?: Float64Array): Float64Array;
+  /** log π(a_i|s_i) for i < n (written into `out` if given). */
+  logProb(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    out?: Float64Array,
+  ): Float64Array;
+  /** out += Σ_i w_i ∇_φ log π(a_i|s_i). */
+  scoreSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    out: Float64Array,
+  ): void;
+  /** out += Σ_i w_i ∇²_φ log π(a_i|s_i) · v (exact). */
+  hessianVectorSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    v: Float64Array,
+    out: Float64Array,
+  ): void;
+}
+
+/** Shared argument checks: a wrong length here would otherwise read past a row silently. */
+export function checkBatch(
+  p: DifferentiablePolicy,
+  phi: Float64Array,
+  obs: Float64Array,
+  n: number,
+  actions?: Float64Array,
+): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`batch size must be an integer ≥ 0, got ${n}`);
+  if (phi.length !== p.nParams) throw new RangeError(`phi: expected ${p.nParams} entries, got ${phi.length}`);
+  if (obs.length < n * p.obsSize)
+    throw new RangeError(`obs: expected ${n}×${p.obsSize} entries, got ${obs.length}`);
+  if (actions !== undefined && actions.length < n * p.actionSize)
+    throw new RangeError(`actions: expected ${n}×${p.actionSize} entries, got ${actions.length}`);
+}
+
+export function checkVector(name: string, x: Float64Array, len: number): void {
+  if (x.length !== len) throw new RangeError(`${name}: expected ${len} entries, got ${x.length}`);
+}
+
+function checkIndex(name: string, x: number, bound: number): number {
+  if (!Number.isInteger(x) || x < 0 || x >= bound)
+    throw new RangeError(`${name} must be an integer in 0..${bound - 1}, got ${x}`);
+  return x;
+}
+
+/**
+ * Tabular softmax policy π(a|s) = softmax(φ_s)_a (same maths as tabular-softmax.ts), φ index s·A + a.
+ * Score on block s: e_a − π_s; Hessian on block s: −(diag π_s − π_s π_sᵀ), independent of a.
+ */
+export class TabularSoftmaxPolicy implements DifferentiablePolicy {
+  readonly nParams: number;
+  readonly obsSize = 1;
+  readonly actionSize = 1;
+  readonly discrete = true;
+  private readonly p: Float64Array;
+
+  constructor(
+    readonly S: number,
+    readonly A: number,
+  ) {
+    if (!Number.isSafeInteger(S) || S < 1 || !Number.isSafeInteger(A) || A < 1)
+      throw new RangeError(`S and A must be positive integers, got ${S}, ${A}`);
+    this.nParams = S * A;
+    this.p = new Float64Array(A);
+  }
+
+  /** π(·|s) into the scratch row; returns log Σ exp(φ_s). */
+  private row(phi: Float64Array, s: number): number {
+    const { A, p } = this;
+    const off = s * A;
+    let m = Number.NEGATIVE_INFINITY;
+    for (let a = 0; a < A; a++) if (phi[off + a] > m) m = phi[off + a];
+    let z = 0;
+    for (let a = 0; a < A; a++) {
+      p[a] = Math.exp(phi[off + a] - m);
+      z += p[a];
+    }
+    for (let a = 0; a < A; a++) p[a] /= z;
+    return m + Math.log(z);
+  }
+
+  sample(phi: Float64Array, obs: Float64Array, n: number, rng: Rng, out = new Float64Array(n)): Float64Array {
+    checkBatch(this, phi, obs, n);
+    for (let i = 0; i < n; i++) {
+      this.row(phi, checkIndex("state", obs[i], this.S));
+      out[i] = rng.categorical(this.p, 0, this.A);
+    }
+    return out;
+  }
+
+  logProb(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    out = new Float64Array(n),
+  ): Float64Array {
+    checkBatch(this, phi, obs, n, actions);
+    for (let i = 0; i < n; i++) {
+      const s = checkIndex("state", obs[i], this.S);
+      const lse = this.row(phi, s);
+      out[i] = phi[s * this.A + checkIndex("action", actions[i], this.A)] - lse;
+    }
+    return out;
+  }
+
+  scoreSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("out", out, this.nParams);
+    const { A, p } = this;
+    for (let i = 0; i < n; i++) {
+      const s = checkIndex("state", obs[i], this.S);
+      const w = weights ? weights[i] : 1;
+      this.row(phi, s);
+      const off = s * A;
+      for (let b = 0; b < A; b++) out[off + b] -= w * p[b];
+      out[off + checkIndex("action", actions[i], A)] += w;
+    }
+  }
+
+  hessianVectorSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    v: Float64Array,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("v", v, this.nParams);
+    checkVector("out", out, this.nParams);
+    const { A, p } = this;
+    for (let i = 0; i < n; i++) {
+      const s = checkIndex("state", obs[i], this.S);
+      checkIndex("action", actions[i], A);
+      const w = weights ? weights[i] : 1;
+      this.row(phi, s);
+      const off = s * A;
+      let pv = 0;
+      for (let b = 0; b < A; b++) pv += p[b] * v[off + b];
+      // −(diag π − π πᵀ) v = −π ⊙ (v − πᵀv)
+      for (let b = 0; b < A; b++) out[off + b] -= w * p[b] * (v[off + b] - pv);
+    }
+  }
+}
+
+/**
+ * The linear-Gaussian policy a ~ N(−K s, Σ_a) of policies/linear-gaussian.ts behind the batch interface:
+ * φ = vec K (m×n, row-major), Σ_a fixed. Same maths and the same random draws as LinearGaussianPolicy
+ * (m normals, then mean + L z), without its per-sample allocations:
+ *   score_ij = −[Σ_a⁻¹ (a + K s)]_i s_j,   (H v)_ij = −[Σ_a⁻¹ (V s)]_i s_j   (H independent of a).
+ */
+export class LinearGaussianPolicyAdapter implements DifferentiablePolicy {
+  readonly nParams: number;
+  readonly obsSize: number;
+  readonly actionSize: number;
+  readonly discrete = false;
+  private readonly chol: Float64Array;
+  private readonly prec: Float64Array;
+  private readonly logNorm: number;
+  private readonly d: Float64Array;
+  private readonly e: Float64Array;
+
+  /** n = state dimension, m = action dimension, cov = Σ_a (m×m, SPD). */
+  constructor(
+    readonly n: number,
+    readonly m: number,
+    cov: ArrayLike<number>,
+  ) {
+    if (cov.length !== m * m) throw new RangeError(`cov must have ${m}×${m} entries, got ${cov.length}`);
+    this.nParams = m * n;
+    this.obsSize = n;
+    this.actionSize = m;
+    this.chol = cholesky(cov, m);
+    this.prec = spdInverse(cov, m);
+    let logDet = 0;
+    for (let i = 0; i < m; i++) logDet += 2 * Math.log(this.chol[i * m + i]);
+    this.logNorm = -0.5 * (m * Math.log(2 * Math.PI) + logDet);
+    this.d = new Float64Array(m);
+    this.e = new Float64Array(m);
+  }
+
+  /** d = a − (−K s) for row r, e = Σ_a⁻¹ d. */
+  private residual(phi: Float64Array, obs: Float64Array, actions: Float64Array, r: number): void {
+    const { n, m, d, e, prec } = this;
+    const so = r * n;
+    for (let i = 0; i < m; i++) {
+      let mu = 0;
+      for (let j = 0; j < n; j++) mu -= phi[i * n + j] * obs[so + j];
+      d[i] = actions[r * m + i] - mu;
+    }
+    for (let i = 0; i < m; i++) {
+      let x = 0;
+      for (let k = 0; k < m; k++) x += prec[i * m + k] * d[k];
+      e[i] = x;
+    }
+  }
+
+  sample(
+    phi: Float64Array,
+    obs: Float64Array,
+    nRows: number,
+    rng: Rng,
+    out = new Float64Array(nRows * this.m),
+  ): Float64Array {
+    checkBatch(this, phi, obs, nRows);
+    const { n, m, chol, d } = this;
+    for (let r = 0; r < nRows; r++) {
+      for (let i = 0; i < m; i++) d[i] = rng.normal();
+      for (let i = 0; i < m; i++) {
+        let mu = 0;
+        for (let j = 0; j < n; j++) mu -= phi[i * n + j] * obs[r * n + j];
+        let eta = 0;
+        for (let j = 0; j <= i; j++) eta += chol[i * m + j] * d[j];
+        out[r * m + i] = mu + eta;
+      }
+    }
+    return out;
+  }
+
+  logProb(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    nRows: number,
+    out = new Float64Array(nRows),
+  ): Float64Array {
+    checkBatch(this, phi, obs, nRows, actions);
+    for (let r = 0; r < nRows; r++) {
+      this.residual(phi, obs, actions, r);
+      let q = 0;
+      for (let i = 0; i < this.m; i++) q += this.d[i] * this.e[i];
+      out[r] = this.logNorm - 0.5 * q;
+    }
+    return out;
+  }
+
+  scoreSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    nRows: number,
+    weights: Weights,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, nRows, actions);
+    checkVector("out", out, this.nParams);
+    const { n, m, e } = this;
+    for (let r = 0; r < nRows; r++) {
+      const w = weights ? weights[r] : 1;
+      this.residual(phi, obs, actions, r);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] -= w * e[i] * obs[r * n + j];
+    }
+  }
+
+  hessianVectorSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    nRows: number,
+    weights: Weights,
+    v: Float64Array,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, nRows, actions);
+    checkVector("v", v, this.nParams);
+    checkVector("out", out, this.nParams);
+    const { n, m, d, e, prec } = this;
+    for (let r = 0; r < nRows; r++) {
+      const w = weights ? weights[r] : 1;
+      const so = r * n;
+      for (let i = 0; i < m; i++) {
+        let x = 0;
+        for (let j = 0; j < n; j++) x += v[i * n + j] * obs[so + j];
+        d[i] = x;
+      }
+      for (let i = 0; i < m; i++) {
+        let x = 0;
+        for (let k = 0; k < m; k++) x += prec[i * m + k] * d[k];
+        e[i] = x;
+      }
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] -= w * e[i] * obs[so + j];
+    }
+  }
+}

@@ -169,6 +169,13 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("config")
+    .description("Print a named experiment's resolved configuration, every field with its documentation")
+    .argument("<experiment>", "experiment name (see `sim2real experiments`)")
+    .option("--json", "print the resolved configuration as JSON")
+    .action(async (experiment, opts) => (await import("./config.ts")).configCommand(experiment, opts));
+
+  program
     .command("experiments")
     .description("List the named experiments")
     .action(() => {

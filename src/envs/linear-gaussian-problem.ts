@@ -23,9 +23,7 @@
  * A file is a linear-Gaussian problem when it has a `kind` key; without one it is a tabular problem
  * (`./tabular-problem.ts`), so existing tabular files keep loading unchanged.
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { InputError } from "../common/errors.ts";
 import {
   cholesky,
   type LinearGaussianParams,
@@ -33,6 +31,21 @@ import {
   thetaBlocks,
   thetaSize,
 } from "./linear-gaussian.ts";
+import {
+  addShapeIssue,
+  arrayError,
+  type Ctx,
+  describeValue,
+  fmt,
+  isFiniteNumber,
+  isRecord,
+  numberError,
+  type Path,
+  plural,
+  problemFileError,
+  type RawIssue,
+  readProblemJson,
+} from "./problem-file.ts";
 import type { TabularProblem } from "./tabular.ts";
 import { parseTabularProblem } from "./tabular-problem.ts";
 
@@ -43,45 +56,10 @@ export const DEFAULT_HORIZON = 400;
 export const DEFAULT_QR_LOWER_BOUND = 1e-3;
 /** Symmetry tolerance, relative to the largest |entry| of the matrix. */
 export const SYMMETRY_TOLERANCE = 1e-9;
-/** At most this many problems are listed in one error message. */
-const MAX_REPORTED = 10;
 
 // ---------------------------------------------------------------------------------------------------------
 // Messages (same wording as the tabular loader)
 
-const describeValue = (v: unknown): string => {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  switch (typeof v) {
-    case "string":
-      return `string ${JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v)}`;
-    case "number":
-      return String(v);
-    case "boolean":
-      return `boolean ${v}`;
-    case "object":
-      return "an object";
-    default:
-      return typeof v;
-  }
-};
-
-/** A number for humans: 15 significant digits. */
-const fmt = (x: number): string => String(Number(x.toPrecision(15)));
-
-const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
-
-interface RawIssue {
-  readonly code?: string;
-  readonly input?: unknown;
-}
-const numberError = (iss: RawIssue): string => {
-  if (iss.input === undefined) return "required";
-  if (typeof iss.input === "number") return `must be a finite number, got ${iss.input}`;
-  return `expected a number, got ${describeValue(iss.input)}`;
-};
-const arrayError = (iss: RawIssue): string =>
-  iss.input === undefined ? "required" : `expected an array, got ${describeValue(iss.input)}`;
 const matrixError = (iss: RawIssue): string =>
   iss.input === undefined
     ? "required"
@@ -104,23 +82,14 @@ const kindError = (iss: RawIssue): string =>
 // ---------------------------------------------------------------------------------------------------------
 // Schema
 
-type Ctx = z.core.$RefinementCtx<unknown>;
-type Path = (string | number)[];
-
 const valueIssue = (ctx: Ctx, message: string, path?: Path): void => {
   ctx.addIssue({ code: "custom", message, continue: true, ...(path ? { path } : {}) });
-};
-const addShapeIssue = (ctx: Ctx, path: Path, message: string): void => {
-  ctx.addIssue({ code: "custom", path, message, params: { kind: "shape" }, continue: true });
 };
 
 const finiteNumber = () => z.number({ error: numberError });
 const matrix = (description: string) =>
   z.array(z.array(finiteNumber(), { error: arrayError }), { error: matrixError }).describe(description);
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
 
 interface Mat {
@@ -401,23 +370,6 @@ export type LinearGaussianProblemFile = z.infer<typeof LinearGaussianProblemFile
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 
-/** `["simulator", "Q", 1, 0]` → `simulator.Q[1][0]`. */
-const formatPath = (path: readonly PropertyKey[]): string => {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out === "" ? String(seg) : `.${String(seg)}`;
-  }
-  return out;
-};
-
-/** Missing fields and wrong types first, then shape mismatches, then bad values. */
-const issueRank = (issue: z.core.$ZodIssue): number => {
-  if (issue.code === "invalid_type") return typeof issue.input === "number" ? 2 : 0;
-  if (issue.code === "custom" && issue.params?.kind === "shape") return 1;
-  return issue.code === "custom" ? 2 : 0;
-};
-
 /** Document order of the file's keys. */
 const KEY_ORDER: Record<string, number> = {
   kind: 0,
@@ -436,28 +388,6 @@ const KEY_ORDER: Record<string, number> = {
   R: 3,
 };
 
-const comparePaths = (x: readonly PropertyKey[], y: readonly PropertyKey[]): number => {
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const a = x[i];
-    const b = y[i];
-    const ka = typeof a === "number" ? a : (KEY_ORDER[String(a)] ?? 99);
-    const kb = typeof b === "number" ? b : (KEY_ORDER[String(b)] ?? 99);
-    if (ka !== kb) return ka - kb;
-  }
-  return x.length - y.length;
-};
-
-const failure = (issues: readonly z.core.$ZodIssue[], source: string | undefined): InputError => {
-  const sorted = issues
-    .map((issue) => ({ issue, rank: issueRank(issue) }))
-    .sort((x, y) => x.rank - y.rank || comparePaths(x.issue.path, y.issue.path))
-    .map(({ issue }) => ({ field: formatPath(issue.path), message: issue.message }));
-  const lines = sorted.slice(0, MAX_REPORTED).map((p) => `  - ${p.field ? `${p.field}: ` : ""}${p.message}`);
-  if (sorted.length > MAX_REPORTED) lines.push(`  - ... and ${sorted.length - MAX_REPORTED} more`);
-  const header = source ? `${source}: invalid problem file` : "invalid problem file";
-  return new InputError([header, ...lines].join("\n"), sorted[0]?.field ?? "");
-};
-
 const flat = (rows: readonly (readonly number[])[]): Float64Array => Float64Array.from(rows.flat());
 
 const toParams = (p: LinearGaussianProblemFile["real"]): LinearGaussianParams => ({
@@ -473,7 +403,7 @@ const toParams = (p: LinearGaussianProblemFile["real"]): LinearGaussianParams =>
  */
 export function parseLinearGaussianProblem(raw: unknown, source?: string): LinearGaussianProblem {
   const result = LinearGaussianProblemFileSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw failure(result.error.issues, source);
+  if (!result.success) throw problemFileError(result.error.issues, source, KEY_ORDER);
   const f = result.data;
   const n = f.real.A.length;
   const m = f.real.B[0].length;
@@ -498,40 +428,6 @@ export function parseLinearGaussianProblem(raw: unknown, source?: string): Linea
 /** Which loader a parsed file belongs to: a `kind` key marks the linear-Gaussian format. */
 export function problemKind(raw: unknown): "tabular" | "linear-gaussian" {
   return isRecord(raw) && "kind" in raw ? "linear-gaussian" : "tabular";
-}
-
-/** `"ENOENT: no such file or directory, open '/x'"` → `"ENOENT: no such file or directory"`. */
-const systemErrorText = (err: unknown): string => {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/, \w+ '.*'$/s, "");
-};
-
-/** Appends `(line L, column C)` when the JSON parser reports a character position. */
-const jsonErrorText = (err: unknown, text: string): string => {
-  const message = err instanceof Error ? err.message : String(err);
-  const match = /position (\d+)/.exec(message);
-  if (!match || /line \d+/.test(message)) return message;
-  const before = text.slice(0, Number(match[1]));
-  const line = before.split("\n").length;
-  const column = before.length - before.lastIndexOf("\n");
-  return `${message} (line ${line}, column ${column})`;
-};
-
-/** Reads and parses a JSON problem file, with the same messages as the tabular loader. */
-function readProblemJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new InputError(`cannot read problem file '${path}': ${systemErrorText(err)}`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === "") throw new InputError(`${path}: not valid JSON: the file is empty`);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`${path}: not valid JSON: ${jsonErrorText(err, text)}`);
-  }
 }
 
 /** Reads, parses and validates a linear-Gaussian problem file. Every failure is an `InputError`. */

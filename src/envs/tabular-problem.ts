@@ -11,55 +11,33 @@
  * ```
  * Extra top-level keys (e.g. "name", "description") are allowed and ignored.
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { InputError } from "../common/errors.ts";
+import {
+  addShapeIssue,
+  arrayError,
+  type Ctx,
+  describeValue,
+  fmt,
+  isFiniteNumber,
+  isRecord,
+  numberError,
+  type Path,
+  plural,
+  problemFileError,
+  type RawIssue,
+  readProblemJson,
+} from "./problem-file.ts";
 import { type TabularProblem, thetaSize } from "./tabular.ts";
 
 /** Probability vectors must sum to 1 within this absolute tolerance. */
 export const PROBABILITY_TOLERANCE = 1e-9;
-/** At most this many problems are listed in one error message. */
-const MAX_REPORTED = 10;
 
 // ---------------------------------------------------------------------------------------------------------
 // Messages
 
-/** Short description of a JSON value for "got ..." messages. */
-const describeValue = (v: unknown): string => {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  switch (typeof v) {
-    case "string":
-      return `string ${JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v)}`;
-    case "number":
-      return String(v);
-    case "boolean":
-      return `boolean ${v}`;
-    case "object":
-      return "an object";
-    default:
-      return typeof v;
-  }
-};
-
-/** A number for humans: 15 significant digits, so that 0.9700000000000001 prints as 0.97. */
-const fmt = (x: number): string => String(Number(x.toPrecision(15)));
-
-const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
-
-interface TypeIssue {
-  readonly input?: unknown;
-}
-const numberError = (iss: TypeIssue): string => {
-  if (iss.input === undefined) return "required";
-  if (typeof iss.input === "number") return `must be a finite number, got ${iss.input}`;
-  return `expected a number, got ${describeValue(iss.input)}`;
-};
-const arrayError = (iss: TypeIssue): string =>
-  iss.input === undefined ? "required" : `expected an array, got ${describeValue(iss.input)}`;
-const objectError = (iss: TypeIssue): string =>
+const objectError = (iss: RawIssue): string =>
   iss.input === undefined ? "required" : `expected an object, got ${describeValue(iss.input)}`;
-const rootError = (iss: TypeIssue): string =>
+const rootError = (iss: RawIssue): string =>
   `expected a JSON object with gamma, temperature, initialDistribution, real and simulator, got ${describeValue(iss.input)}`;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -71,16 +49,6 @@ const probability = () =>
     if (v < 0) ctx.addIssue({ code: "custom", message: `must be >= 0, got ${v}`, continue: true });
   });
 const array = <T extends z.ZodType>(element: T) => z.array(element, { error: arrayError });
-
-type Ctx = z.core.$RefinementCtx<unknown>;
-type Path = (string | number)[];
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-const addShapeIssue = (ctx: Ctx, path: Path, message: string): void => {
-  ctx.addIssue({ code: "custom", path, message, params: { kind: "shape" }, continue: true });
-};
 
 /**
  * Checks that `value` (when it is an array: wrong types are reported by the base schema) has length `n`.
@@ -106,8 +74,6 @@ const ENTRY = ["entry", "entries"] as const;
 /** S is inferred from real.transitions: say so where another field disagrees with it. */
 const PER_STATE = "one per state, as in real.transitions";
 const ROW = ["row", "rows"] as const;
-
-const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
 /** Adds a sum issue when `row` is all finite numbers and does not sum to 1. */
 const checkSumsToOne = (ctx: Ctx, row: unknown[], path: Path, what: string): void => {
@@ -240,25 +206,6 @@ export type TabularProblemFile = z.infer<typeof TabularProblemFileSchema>;
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 
-/** `["real", "transitions", 1, 0]` → `real.transitions[1][0]`. */
-const formatPath = (path: readonly PropertyKey[]): string => {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out === "" ? String(seg) : `.${String(seg)}`;
-  }
-  return out;
-};
-
-/** Missing fields and wrong types first, then shape mismatches, then bad values. */
-const issueRank = (issue: z.core.$ZodIssue): number => {
-  if (issue.code === "invalid_type") {
-    return typeof issue.input === "number" ? 2 : 0; // a non-finite number is a bad value, not a bad type
-  }
-  if (issue.code === "custom" && issue.params?.kind === "shape") return 1;
-  return 2;
-};
-
 /** Document order of the file's keys, to list problems in the order a reader meets them. */
 const KEY_ORDER: Record<string, number> = {
   gamma: 0,
@@ -271,35 +218,13 @@ const KEY_ORDER: Record<string, number> = {
   rewards: 1,
 };
 
-const comparePaths = (x: readonly PropertyKey[], y: readonly PropertyKey[]): number => {
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const a = x[i];
-    const b = y[i];
-    const ka = typeof a === "number" ? a : (KEY_ORDER[String(a)] ?? 99);
-    const kb = typeof b === "number" ? b : (KEY_ORDER[String(b)] ?? 99);
-    if (ka !== kb) return ka - kb;
-  }
-  return x.length - y.length;
-};
-
-const failure = (issues: readonly z.core.$ZodIssue[], source: string | undefined): InputError => {
-  const sorted = issues
-    .map((issue) => ({ issue, rank: issueRank(issue) }))
-    .sort((x, y) => x.rank - y.rank || comparePaths(x.issue.path, y.issue.path))
-    .map(({ issue }) => ({ field: formatPath(issue.path), message: issue.message }));
-  const lines = sorted.slice(0, MAX_REPORTED).map((p) => `  - ${p.field ? `${p.field}: ` : ""}${p.message}`);
-  if (sorted.length > MAX_REPORTED) lines.push(`  - ... and ${sorted.length - MAX_REPORTED} more`);
-  const header = source ? `${source}: invalid problem file` : "invalid problem file";
-  return new InputError([header, ...lines].join("\n"), sorted[0]?.field ?? "");
-};
-
 /**
  * Validates a parsed problem file and converts it to the flat layout of `./tabular.ts`.
  * Throws `InputError` listing every problem found (field path and what is wrong), prefixed with `source`.
  */
 export function parseTabularProblem(raw: unknown, source?: string): TabularProblem {
   const result = TabularProblemFileSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw failure(result.error.issues, source);
+  if (!result.success) throw problemFileError(result.error.issues, source, KEY_ORDER);
   const f = result.data;
   const S = f.real.transitions.length;
   const A = f.real.transitions[0].length;
@@ -330,40 +255,9 @@ export function parseTabularProblem(raw: unknown, source?: string): TabularProbl
   };
 }
 
-/** `"ENOENT: no such file or directory, open '/x'"` → `"ENOENT: no such file or directory"`. */
-const systemErrorText = (err: unknown): string => {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/, \w+ '.*'$/s, "");
-};
-
-/** Appends `(line L, column C)` when the JSON parser reports a character position. */
-const jsonErrorText = (err: unknown, text: string): string => {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /position (\d+)/.exec(message);
-  if (!m || /line \d+/.test(message)) return message;
-  const before = text.slice(0, Number(m[1]));
-  const line = before.split("\n").length;
-  const column = before.length - before.lastIndexOf("\n");
-  return `${message} (line ${line}, column ${column})`;
-};
-
 /** Reads, parses and validates a problem file. Every failure is an `InputError` naming the file. */
 export function loadTabularProblem(path: string): TabularProblem {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new InputError(`cannot read problem file '${path}': ${systemErrorText(err)}`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === "") throw new InputError(`${path}: not valid JSON: the file is empty`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`${path}: not valid JSON: ${jsonErrorText(err, text)}`);
-  }
-  return parseTabularProblem(raw, path);
+  return parseTabularProblem(readProblemJson(path), path);
 }
 
 /** The inverse of `parseTabularProblem`: the problem as nested arrays in the file format. */

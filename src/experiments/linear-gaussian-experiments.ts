@@ -17,6 +17,7 @@ import {
   runLinearBilevel,
 } from "../outer/bilevel-linear-gaussian.ts";
 import { doubleIntegratorProblem, paperContinuousProblem } from "./problems.ts";
+import { resolveSpec } from "./resolve.ts";
 
 export const LinearExperimentSchema = z.object({
   experiment: z.string().describe("Experiment name"),
@@ -99,19 +100,7 @@ export function resolveLinearExperiment(
 ): { spec: LinearExperiment; problem: LinearGaussianProblem } {
   const named = LINEAR_EXPERIMENTS[name];
   if (!named) throw new InputError(`unknown experiment '${name}'`, "experiment");
-  const raw = {
-    ...named.spec,
-    ...(overrides.trials !== undefined ? { trials: overrides.trials } : {}),
-    ...(overrides.seed !== undefined ? { seed: overrides.seed } : {}),
-    ...(overrides.inners !== undefined ? { inners: overrides.inners } : {}),
-    bilevel: { ...(named.spec.bilevel ?? {}), ...(overrides.bilevel ?? {}) },
-  };
-  const parsed = LinearExperimentSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`);
-    throw new InputError(`invalid configuration for '${name}':\n${lines.join("\n")}`, "config");
-  }
-  return { spec: parsed.data, problem: named.problem() };
+  return { spec: resolveSpec(LinearExperimentSchema, name, named.spec, overrides), problem: named.problem() };
 }
 
 export interface LinearTrialResult {

@@ -8,6 +8,7 @@ import { type TabularProblem, thetaFromMDP } from "../envs/tabular.ts";
 import { Rng } from "../math/rng.ts";
 import { BilevelConfigSchema, type IterationRecord, runBilevel } from "../outer/bilevel.ts";
 import { paperDiscreteProblem } from "./problems.ts";
+import { resolveSpec } from "./resolve.ts";
 
 export const TabularExperimentSchema = z.object({
   experiment: z.string().describe("Experiment name"),
@@ -95,18 +96,10 @@ export function resolveExperiment(
       `unknown experiment '${name}'; known: ${experimentNames().join(", ")}`,
       "experiment",
     );
-  const raw = {
-    ...named.spec,
-    ...(overrides.trials !== undefined ? { trials: overrides.trials } : {}),
-    ...(overrides.seed !== undefined ? { seed: overrides.seed } : {}),
-    bilevel: { ...(named.spec.bilevel ?? {}), ...(overrides.bilevel ?? {}) },
+  return {
+    spec: resolveSpec(TabularExperimentSchema, name, named.spec, overrides),
+    problem: named.problem(),
   };
-  const parsed = TabularExperimentSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`);
-    throw new InputError(`invalid configuration for '${name}':\n${lines.join("\n")}`, "config");
-  }
-  return { spec: parsed.data, problem: named.problem() };
 }
 
 export interface TrialResult {

@@ -10,9 +10,8 @@ import {
 } from "../experiments/linear-gaussian-experiments.ts";
 import type { LinearInnerSolver } from "../outer/bilevel-linear-gaussian.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
-import { writeLineChart } from "../report/plot.ts";
 import { makeProgress } from "./progress.ts";
-import type { RunOptions } from "./run.ts";
+import { type RunOptions, writeReturnPlots } from "./run.ts";
 
 /** Options that only tabular experiments have. */
 const TABULAR_ONLY = ["sensitivity", "simSteps", "objective"] as const;
@@ -96,29 +95,19 @@ export async function runLinearCommand(name: string, o: RunOptions): Promise<voi
   const summary = { experiment: name, trials: results.map(summarizeLinearTrial) };
   writeJson(join(out, "summary.json"), summary);
   const label = (t: LinearTrialResult) => `${t.inner === "lqr" ? "LQR" : "exact"} inner, trial ${t.seed}`;
-  const plot = (x: "iteration" | "realTransitions", xLabel: string, title: string, file: string) =>
-    writeLineChart(
-      {
-        title: `${name}: ${title}`,
-        xLabel,
-        yLabel: "normalised return J_real(K) / J*",
-        series: results.map((t) => ({
-          name: label(t),
-          x: t.records.map((r) => r[x]),
-          y: t.records.map((r) => r.normalized),
-        })),
-        rules: [{ y: 0.99 }, { y: 0.999 }],
-      },
-      join(out, file),
-    );
-  await plot("iteration", "outer iteration", "normalised real return", "normalized-return");
-  if (spec.bilevel.realGradient === "sampled")
-    await plot(
-      "realTransitions",
-      "real transitions",
-      "return against real transitions",
-      "normalized-return-vs-real-transitions",
-    );
+  await writeReturnPlots(
+    out,
+    `${name}: normalised real return`,
+    "normalised return J_real(K) / J*",
+    results.map((t) => ({
+      name: label(t),
+      iteration: t.records.map((r) => r.iteration),
+      realTransitions: t.records.map((r) => r.realTransitions),
+      y: t.records.map((r) => r.normalized),
+    })),
+    [0.99, 0.999],
+    spec.bilevel.realGradient === "sampled",
+  );
   if (!o.quiet) {
     for (const t of summary.trials)
       process.stderr.write(

@@ -103,29 +103,19 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
   const summary = { experiment: name, trials: results.map((t) => summarizeTrial(spec, t)) };
   writeJson(join(out, "summary.json"), summary);
   const key = spec.itersToObjective;
-  const plot = (x: "iteration" | "realTransitions", xLabel: string, title: string, file: string) =>
-    writeLineChart(
-      {
-        title: `${name}: ${key}-normalised ${title}`,
-        xLabel,
-        yLabel: `normalised return (${key})`,
-        series: results.map((t) => ({
-          name: `trial ${t.seed}`,
-          x: t.records.map((r) => r[x]),
-          y: t.records.map((r) => r[key]),
-        })),
-        rules: [{ y: 0.95 }, { y: 0.99 }],
-      },
-      join(out, file),
-    );
-  await plot("iteration", "outer iteration", "real return", "normalized-return");
-  if (spec.bilevel.realGradient === "sampled")
-    await plot(
-      "realTransitions",
-      "real transitions",
-      "return against real transitions",
-      "normalized-return-vs-real-transitions",
-    );
+  await writeReturnPlots(
+    out,
+    `${name}: ${key}-normalised real return`,
+    `normalised return (${key})`,
+    results.map((t) => ({
+      name: `trial ${t.seed}`,
+      iteration: t.records.map((r) => r.iteration),
+      realTransitions: t.records.map((r) => r.realTransitions),
+      y: t.records.map((r) => r[key]),
+    })),
+    [0.95, 0.99],
+    spec.bilevel.realGradient === "sampled",
+  );
   if (!o.quiet) {
     for (const t of summary.trials)
       process.stderr.write(
@@ -133,4 +123,37 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
       );
     process.stderr.write(`wrote ${out}/summary.json, trial-*.csv/json, normalized-return.png/svg\n`);
   }
+}
+
+/**
+ * normalized-return.png/svg (against outer iteration) and, when real transitions were used,
+ * normalized-return-vs-real-transitions.png/svg: one line per trial, dashed rules at the thresholds.
+ */
+export async function writeReturnPlots(
+  out: string,
+  title: string,
+  yLabel: string,
+  trials: { name: string; iteration: number[]; realTransitions: number[]; y: number[] }[],
+  thresholds: number[],
+  sampled: boolean,
+): Promise<void> {
+  const plot = (x: "iteration" | "realTransitions", xLabel: string, suffix: string, file: string) =>
+    writeLineChart(
+      {
+        title: `${title}${suffix}`,
+        xLabel,
+        yLabel,
+        series: trials.map((t) => ({ name: t.name, x: t[x], y: t.y })),
+        rules: thresholds.map((y) => ({ y })),
+      },
+      join(out, file),
+    );
+  await plot("iteration", "outer iteration", "", "normalized-return");
+  if (sampled)
+    await plot(
+      "realTransitions",
+      "real transitions",
+      " against real transitions",
+      "normalized-return-vs-real-transitions",
+    );
 }

@@ -7,7 +7,7 @@
  */
 import { expectedReturn, expectedReturnValue } from "../critics/linear-gaussian.ts";
 import type { LinearGaussianParams, LinearGaussianSystem } from "../envs/linear-gaussian.ts";
-import { Lu, norm } from "../math/linalg.ts";
+import { norm } from "../math/linalg.ts";
 import { discountedLqr } from "./lqr.ts";
 
 export interface ExactSolution {
@@ -136,9 +136,9 @@ function newton(
   return { K, J: r.J, gradNorm: norm(r.gradK), iterations: it };
 }
 
-/** −H⁻¹ g when H is negative definite (Cholesky of −H succeeds), else null. */
-function newtonDirection(H: Float64Array, g: Float64Array, d: number): Float64Array | null {
-  // Cholesky of −H as the definiteness test (d is small).
+/** The Newton ascent step −H⁻¹ g when H is negative definite, else null: one Cholesky factorisation
+ * −H = L Lᵀ serves as the definiteness test and as the solve (d is small). */
+export function newtonDirection(H: ArrayLike<number>, g: ArrayLike<number>, d: number): Float64Array | null {
   const L = new Float64Array(d * d);
   for (let i = 0; i < d; i++)
     for (let j = 0; j <= i; j++) {
@@ -149,7 +149,14 @@ function newtonDirection(H: Float64Array, g: Float64Array, d: number): Float64Ar
         L[i * d + i] = Math.sqrt(v);
       } else L[i * d + j] = v / L[j * d + j];
     }
-  const x = new Lu(H, d).solve(g);
-  for (let i = 0; i < d; i++) x[i] = -x[i];
+  const x = Float64Array.from(g);
+  for (let i = 0; i < d; i++) {
+    for (let k = 0; k < i; k++) x[i] -= L[i * d + k] * x[k];
+    x[i] /= L[i * d + i];
+  }
+  for (let i = d - 1; i >= 0; i--) {
+    for (let k = i + 1; k < d; k++) x[i] -= L[k * d + i] * x[k];
+    x[i] /= L[i * d + i];
+  }
   return x;
 }

@@ -19,10 +19,10 @@ import { expectedReturn, expectedReturnValue } from "../critics/linear-gaussian.
 import { evaluatePolicy, softmaxPolicyGradient } from "../critics/tabular.ts";
 import { type LinearGaussianProblem, problemParams, thetaFromParams } from "../envs/linear-gaussian.ts";
 import { problemSimulator, type TabularMDP, type TabularProblem } from "../envs/tabular.ts";
-import { maximizeExpectedReturn } from "../inner/linear-gaussian-exact.ts";
+import { maximizeExpectedReturn, newtonDirection } from "../inner/linear-gaussian-exact.ts";
 import { discountedLqr } from "../inner/lqr.ts";
 import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
-import { dot, Lu, norm } from "../math/linalg.ts";
+import { dot, norm } from "../math/linalg.ts";
 import type { Rng } from "../math/rng.ts";
 import { centreRows } from "../math/softmax.ts";
 import { softmaxPolicy } from "../policies/tabular-softmax.ts";
@@ -274,21 +274,6 @@ const averagedValue = (
 ) =>
   thetas.reduce((s, th) => s + expectedReturnValue(problem, problemParams(problem, th), K), 0) /
   thetas.length;
-
-/** −H⁻¹ g when H is negative definite (Cholesky of −H succeeds), else null. */
-function newtonDirection(H: Float64Array, g: Float64Array, d: number): Float64Array | null {
-  const L = new Float64Array(d * d);
-  for (let i = 0; i < d; i++)
-    for (let j = 0; j <= i; j++) {
-      let v = -H[i * d + j];
-      for (let k = 0; k < j; k++) v -= L[i * d + k] * L[j * d + k];
-      if (i === j) {
-        if (!(v > 0)) return null;
-        L[i * d + i] = Math.sqrt(v);
-      } else L[i * d + j] = v / L[j * d + j];
-    }
-  return new Lu(H, d).solve(g).map((v) => -v);
-}
 
 /** Damped Newton ascent on the averaged return (gradient steps where the Hessian is not negative
  * definite), Armijo backtracking with the same rounding-level acceptance as `lbfgsAscent`. */

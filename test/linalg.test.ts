@@ -26,3 +26,13 @@ test("Lu solves A X = B and Aᵀ x = b like ml-matrix (random, pivoting-heavy an
   }
   assert.throws(() => new Lu([1, 2, 2, 4], 2), /singular/);
 });
+
+test("Lu.logAbsDet equals log |det| from ml-matrix's LU", () => {
+  const rng = Rng.fromSeed(11);
+  for (const n of [1, 2, 5, 12]) {
+    const a = Float64Array.from({ length: n * n }, () => rng.normal());
+    const ref = Math.log(Math.abs(new LuDecomposition(toMatrix(a, n, n)).determinant));
+    const got = new Lu(a, n).logAbsDet();
+    assert.ok(Math.abs(got - ref) < 1e-12 * Math.max(1, Math.abs(ref)), `n = ${n}: ${got} vs ${ref}`);
+  }
+});

@@ -39,6 +39,7 @@ import {
   jtranspose,
   logdetWork,
 } from "../math/jet.ts";
+import { Lu } from "../math/linalg.ts";
 
 export type Stage = "exponential" | "quadratic";
 
@@ -222,7 +223,7 @@ export function expectedReturnValue(
   const X = matmul(p.R, sys.policyCov, m, m, m);
   for (let e = 0; e < m * m; e++) X[e] *= 2 * lambda;
   for (let i = 0; i < m; i++) X[i * m + i] += 1;
-  const c0 = Math.exp(-0.5 * logDetSmall(X, m));
+  const c0 = Math.exp(-0.5 * new Lu(X, m).logAbsDet());
   const Rt = solve(X, p.R, m, m);
   const Qt = matmul(transpose(K, m, n), matmul(Rt, K, m, m, n), n, m, n);
   for (let e = 0; e < n * n; e++) Qt[e] += p.Q[e];
@@ -259,7 +260,7 @@ export function expectedReturnValue(
     const SQ = matmul(Sig, Qt, n, n, n);
     for (let e = 0; e < n * n; e++) G[e] = 2 * lambda * SQ[e];
     for (let i = 0; i < n; i++) G[i * n + i] += 1;
-    const term = disc * Math.exp(-0.5 * logDetSmall(G, n));
+    const term = disc * Math.exp(-0.5 * new Lu(G, n).logAbsDet());
     J += term;
     Sig = axpby(1, matmul(matmul(M, Sig, n, n, n), transpose(M, n, n), n, n, n), 1, N);
     disc *= gamma;
@@ -270,27 +271,4 @@ export function expectedReturnValue(
     if (small >= 5) break;
   }
   return c0 * J;
-}
-
-/** log det of a small matrix with positive determinant (LU with partial pivoting). */
-function logDetSmall(A: ArrayLike<number>, n: number): number {
-  const a = Float64Array.from(A);
-  let ld = 0;
-  for (let k = 0; k < n; k++) {
-    let p = k;
-    for (let i = k + 1; i < n; i++) if (Math.abs(a[i * n + k]) > Math.abs(a[p * n + k])) p = i;
-    if (p !== k)
-      for (let j = 0; j < n; j++) {
-        const t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
-      }
-    const piv = a[k * n + k];
-    ld += Math.log(Math.abs(piv));
-    for (let i = k + 1; i < n; i++) {
-      const f = a[i * n + k] / piv;
-      for (let j = k; j < n; j++) a[i * n + j] -= f * a[k * n + j];
-    }
-  }
-  return ld;
 }

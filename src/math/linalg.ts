@@ -108,6 +108,13 @@ export class Lu {
     this.piv = piv;
   }
 
+  /** log |det A| (the sum of log |U_ii|; pivoting changes only the sign). */
+  logAbsDet(): number {
+    let ld = 0;
+    for (let i = 0; i < this.n; i++) ld += Math.log(Math.abs(this.lu[i * this.n + i]));
+    return ld;
+  }
+
   /** Solve A X = B, B row-major n×k (k = 1 for a vector). */
   solve(b: ArrayLike<number>, k = 1): Float64Array {
     const { n, lu, piv } = this;

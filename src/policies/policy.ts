@@ -16,6 +16,7 @@
  */
 import { cholesky, spdInverse } from "../envs/linear-gaussian.ts";
 import type { Rng } from "../math/rng.ts";
+import { logSumExp } from "../math/softmax.ts";
 
 export type Weights = ArrayLike<number> | null | undefined;
 
@@ -106,15 +107,9 @@ export class TabularSoftmaxPolicy implements DifferentiablePolicy {
   private row(phi: Float64Array, s: number): number {
     const { A, p } = this;
     const off = s * A;
-    let m = Number.NEGATIVE_INFINITY;
-    for (let a = 0; a < A; a++) if (phi[off + a] > m) m = phi[off + a];
-    let z = 0;
-    for (let a = 0; a < A; a++) {
-      p[a] = Math.exp(phi[off + a] - m);
-      z += p[a];
-    }
-    for (let a = 0; a < A; a++) p[a] /= z;
-    return m + Math.log(z);
+    const lse = logSumExp(phi, off, A);
+    for (let a = 0; a < A; a++) p[a] = Math.exp(phi[off + a] - lse);
+    return lse;
   }
 
   sample(phi: Float64Array, obs: Float64Array, n: number, rng: Rng, out = new Float64Array(n)): Float64Array {

@@ -8,21 +8,18 @@
  *  4. bad files and misplaced options exit 2 with one `sim2real:` message and no stack trace.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { main } from "../src/cli/main.ts";
 import { InputError } from "../src/common/errors.ts";
 import { expectedReturn } from "../src/critics/linear-gaussian.ts";
 import type { LinearGaussianProblem } from "../src/envs/linear-gaussian.ts";
 import { loadLinearGaussianProblem } from "../src/envs/linear-gaussian-problem.ts";
 import { innerSolve, type LinearInnerSolver } from "../src/outer/bilevel-linear-gaussian.ts";
+import { type CliResult, cli, pool, root, show } from "./cli-helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(root, "bin", "sim2real.mjs");
 const PAPER = "examples/paper-continuous.json";
 const TWO_D = "test/fixtures/linear/good/misspecified-2d.json";
 const BAD_DIR = "test/fixtures/linear/bad";
@@ -31,57 +28,7 @@ const scratch = mkdtempSync(join(tmpdir(), "sim2real-cli-linear-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------------------
-// Spawning the CLI (as in test/cli.test.ts)
-
-interface CliResult {
-  readonly args: readonly string[];
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The test runner's own variables must not leak into the CLI process. */
-const childEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"),
-);
-
-function cli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: childEnv });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ args, status, stdout, stderr }));
-  });
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function pool<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = workers()): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-function workers(): number {
-  return Math.max(3, Math.min(4, availableParallelism() + 1));
-}
-
-const show = (r: CliResult): string =>
-  `sim2real ${r.args.join(" ")}\n  exit ${r.status}\n  stdout: ${r.stdout.slice(0, 2000)}\n  stderr: ${r.stderr.slice(0, 2000)}`;
+// Spawning the CLI (test/cli-helpers.ts)
 
 /** Bad input: exit 2, one `sim2real:` message, no stack trace, nothing on stdout. */
 function assertBadInput(r: CliResult): void {

@@ -11,7 +11,6 @@
  * computed independently of the product's code.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -21,16 +20,14 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { inverse, Matrix, solve } from "ml-matrix";
 import type { TabularProblem } from "../src/envs/tabular.ts";
 import { loadTabularProblem } from "../src/envs/tabular-problem.ts";
+import { type CliResult, cli, pool, root, show } from "./cli-helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(root, "bin", "sim2real.mjs");
 const BAD_DIR = "test/fixtures/bad";
 const GOOD_DIR = "test/fixtures/good";
 const EXAMPLE = "examples/paper-discrete.json";
@@ -39,61 +36,7 @@ const scratch = mkdtempSync(join(tmpdir(), "sim2real-cli-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------------------
-// Spawning the CLI
-
-interface CliResult {
-  readonly args: readonly string[];
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The test runner's own variables must not leak into the CLI process. */
-const childEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"),
-);
-
-function cli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: childEnv });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ args, status, stdout, stderr }));
-  });
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function pool<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = workers()): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-/**
- * Processes in flight. Each CLI process costs ~0.65 s, mostly module loading (every command loads the
- * plotting stack); one more than the cores overlaps that start-up I/O.
- */
-function workers(): number {
-  return Math.max(3, Math.min(4, availableParallelism() + 1));
-}
-
-const show = (r: CliResult): string =>
-  `sim2real ${r.args.join(" ")}\n  exit ${r.status}\n  stdout: ${r.stdout.slice(0, 2000)}\n  stderr: ${r.stderr.slice(0, 2000)}`;
+// Spawning the CLI (test/cli-helpers.ts)
 
 /** Bad input: exit 2, a non-empty message, no stack trace and no error class dumps. */
 function assertBadInput(r: CliResult): void {

@@ -44,30 +44,27 @@ export class LinearGaussianPolicy {
     return out;
   }
 
-  /** Σ_a⁻¹ (a + K s) = Σ_a⁻¹ (a − mean). */
-  private whitened(s: ArrayLike<number>, a: ArrayLike<number>): Float64Array {
+  /** d = a − mean = a + K s and w = Σ_a⁻¹ d. */
+  private residual(s: ArrayLike<number>, a: ArrayLike<number>): { d: Float64Array; w: Float64Array } {
     const { m, prec } = this;
     const d = this.mean(s);
     for (let i = 0; i < m; i++) d[i] = a[i] - d[i];
     const w = new Float64Array(m);
     for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) w[i] += prec[i * m + j] * d[j];
-    return w;
+    return { d, w };
   }
 
   logProb(s: ArrayLike<number>, a: ArrayLike<number>): number {
-    const { m } = this;
-    const d = this.mean(s);
-    for (let i = 0; i < m; i++) d[i] = a[i] - d[i];
-    const w = this.whitened(s, a);
+    const { d, w } = this.residual(s, a);
     let q = 0;
-    for (let i = 0; i < m; i++) q += d[i] * w[i];
+    for (let i = 0; i < this.m; i++) q += d[i] * w[i];
     return this.logNorm - 0.5 * q;
   }
 
   /** ∇_K log π(a|s), row-major m×n, added into `out` scaled by `weight` when given. */
   scoreK(s: ArrayLike<number>, a: ArrayLike<number>, out = new Float64Array(this.m * this.n), weight = 1) {
     const { n, m } = this;
-    const w = this.whitened(s, a);
+    const { w } = this.residual(s, a);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] -= weight * w[i] * s[j];
     return out;
   }

@@ -113,6 +113,8 @@ export interface TrialSummary {
   final: { soft: number; hard: number };
   itersTo: { "0.95": number | null; "0.99": number | null };
   realTransitions: number;
+  /** The simulator θ the trial ends with (DESIGN §5 layout). */
+  finalTheta: number[];
 }
 
 export function runTrial(
@@ -139,5 +141,6 @@ export function summarizeTrial(spec: TabularExperiment, t: TrialResult): TrialSu
     final: { soft: last.soft, hard: last.hard },
     itersTo: { "0.95": first(0.95), "0.99": first(0.99) },
     realTransitions: last.realTransitions,
+    finalTheta: Array.from(last.theta),
   };
 }

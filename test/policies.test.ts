@@ -117,8 +117,46 @@ for (const c of cases()) {
         twice,
         Float64Array.from(fdScore, (x) => 2 * x),
       ) < TOL,
+      "scoreSum adds into out",
     );
     t.diagnostic(`score FD rel. error ${errScore.toExponential(2)}, HVP ${worstH.toExponential(2)}`);
+  });
+
+  test(`${c.name}: scoreDot equals per-sample score · u and central differences along u`, (t) => {
+    const rng = Rng.fromSeed(17);
+    const actions = c.policy.sample(c.phi, c.obs, c.n, rng);
+    let worstExact = 0;
+    let worstFd = 0;
+    for (let k = 0; k < 3; k++) {
+      const u = randn(rng, c.policy.nParams);
+      const sd = c.policy.scoreDot(c.phi, c.obs, actions, c.n, u);
+      assert.equal(sd.length, c.n, "fresh output has one entry per sample");
+      // (a) exact: the one-hot weighted scoreSum, dotted with u
+      for (let i = 0; i < c.n; i++) {
+        const onehot = new Float64Array(c.n);
+        onehot[i] = 1;
+        const ref = dot(score(c, c.phi, actions, onehot), u);
+        const err = Math.abs(sd[i] - ref) / Math.max(Math.abs(ref), 1e-300);
+        worstExact = Math.max(worstExact, err);
+        assert.ok(err < 1e-12, `sample ${i}: scoreDot ${sd[i]} vs score·u ${ref} (rel. ${err})`);
+      }
+      // (b) central differences of the per-sample log-likelihoods along u
+      const plus = Float64Array.from(c.phi, (p, i) => p + H * u[i]);
+      const minus = Float64Array.from(c.phi, (p, i) => p - H * u[i]);
+      const lp = c.policy.logProb(plus, c.obs, actions, c.n);
+      const lm = c.policy.logProb(minus, c.obs, actions, c.n);
+      const fd = Float64Array.from(lp, (x, i) => (x - lm[i]) / (2 * H));
+      const errFd = relativeError(sd, fd);
+      worstFd = Math.max(worstFd, errFd);
+      assert.ok(errFd < TOL, `scoreDot vs central differences rel. error ${errFd}`);
+      // WRITTEN, not added: a pre-filled buffer (longer than n) is overwritten on its first n entries only
+      const buf = new Float64Array(c.n + 2).fill(123);
+      const ret = c.policy.scoreDot(c.phi, c.obs, actions, c.n, u, buf);
+      assert.equal(ret, buf, "scoreDot returns the given out");
+      assert.deepEqual(Array.from(buf.subarray(0, c.n)), Array.from(sd), "out is overwritten, not added to");
+      assert.deepEqual(Array.from(buf.subarray(c.n)), [123, 123], "entries past n are untouched");
+    }
+    t.diagnostic(`scoreDot exact rel. error ${worstExact.toExponential(2)}, FD ${worstFd.toExponential(2)}`);
   });
 
   test(`${c.name}: sampling is deterministic given the seed`, () => {
@@ -192,7 +230,7 @@ test("tabular policy agrees with softmaxPolicy to 1e-12", () => {
   const obs = Float64Array.from({ length: S * A }, (_, i) => Math.floor(i / A));
   const actions = Float64Array.from({ length: S * A }, (_, i) => i % A);
   const lp = pol.logProb(phi, obs, actions, S * A);
-  assert.ok(relativeError(lp, ref.logPi) < 1e-12);
+  assert.ok(relativeError(lp, ref.logPi) < 1e-12, "log π vs softmaxPolicy");
   const v = randn(rng, S * A);
   for (let i = 0; i < S * A; i++) {
     const s = obs[i];
@@ -201,14 +239,14 @@ test("tabular policy agrees with softmaxPolicy to 1e-12", () => {
     pol.scoreSum(phi, obs.subarray(i, i + 1), actions.subarray(i, i + 1), 1, null, g);
     const gRef = new Float64Array(S * A);
     for (let b = 0; b < A; b++) gRef[s * A + b] = (b === a ? 1 : 0) - ref.pi[s * A + b];
-    assert.ok(relativeError(g, gRef) < 1e-12);
+    assert.ok(relativeError(g, gRef) < 1e-12, `score, sample ${i}`);
     const h = new Float64Array(S * A);
     pol.hessianVectorSum(phi, obs.subarray(i, i + 1), actions.subarray(i, i + 1), 1, null, v, h);
     const hRef = new Float64Array(S * A);
     let pv = 0;
     for (let b = 0; b < A; b++) pv += ref.pi[s * A + b] * v[s * A + b];
     for (let b = 0; b < A; b++) hRef[s * A + b] = -ref.pi[s * A + b] * v[s * A + b] + ref.pi[s * A + b] * pv;
-    assert.ok(relativeError(h, hRef) < 1e-12);
+    assert.ok(relativeError(h, hRef) < 1e-12, `HVP, sample ${i}`);
   }
   // same draws as Rng.categorical on softmaxPolicy's π
   const r1 = Rng.fromSeed(4);
@@ -236,18 +274,18 @@ test("linear-Gaussian adapter agrees with LinearGaussianPolicy to 1e-12", () => 
   for (let i = 0; i < N; i++) {
     const s = obs.subarray(i * n, i * n + n);
     const a = actions.subarray(i * m, i * m + m);
-    assert.ok(relativeError(a, ref.sample(s, r2)) < 1e-12);
-    assert.ok(Math.abs(lp[i] - ref.logProb(s, a)) <= 1e-12 * Math.abs(lp[i]));
+    assert.ok(relativeError(a, ref.sample(s, r2)) < 1e-12, `sample ${i}: draws`);
+    assert.ok(Math.abs(lp[i] - ref.logProb(s, a)) <= 1e-12 * Math.abs(lp[i]), `sample ${i}: log π`);
     const g = new Float64Array(m * n);
     pol.scoreSum(K, s, a, 1, null, g);
-    assert.ok(relativeError(g, ref.scoreK(s, a)) < 1e-12);
+    assert.ok(relativeError(g, ref.scoreK(s, a)) < 1e-12, `sample ${i}: score`);
     const h = new Float64Array(m * n);
     pol.hessianVectorSum(K, s, a, 1, null, v, h);
     const Hm = ref.hessianK(s);
     const hRef = Float64Array.from({ length: m * n }, (_, r) =>
       dot(Hm.subarray(r * m * n, (r + 1) * m * n), v),
     );
-    assert.ok(relativeError(h, hRef) < 1e-12);
+    assert.ok(relativeError(h, hRef) < 1e-12, `sample ${i}: HVP`);
   }
 });
 
@@ -267,7 +305,7 @@ test("Gaussian MLP with learned log-std: layout is [MLP params, log σ]", () => 
   const a = pol.sample(phi, obs, 400, Rng.fromSeed(2));
   const spread = (j: number) =>
     Math.sqrt(a.filter((_, i) => i % 2 === j).reduce((s, x) => s + x * x, 0) / 400);
-  assert.ok(spread(0) > 10 && spread(1) < 0.1);
+  assert.ok(spread(0) > 10 && spread(1) < 0.1, `spreads ${spread(0)}, ${spread(1)}`);
 });
 
 test("argument checks", () => {
@@ -284,4 +322,23 @@ test("argument checks", () => {
     () => cat.logProb(new Float64Array(cat.nParams), new Float64Array(2), Float64Array.of(0.5), 1),
     RangeError,
   );
+  for (const c of cases()) {
+    const actions = c.policy.sample(c.phi, c.obs, c.n, Rng.fromSeed(1));
+    const u = new Float64Array(c.policy.nParams);
+    assert.throws(
+      () => c.policy.scoreDot(c.phi, c.obs, actions, c.n, new Float64Array(c.policy.nParams + 1)),
+      RangeError,
+      `${c.name}: scoreDot rejects a wrong-length u`,
+    );
+    assert.throws(
+      () => c.policy.scoreDot(c.phi, c.obs, actions, c.n, u, new Float64Array(c.n - 1)),
+      RangeError,
+      `${c.name}: scoreDot rejects a short out`,
+    );
+    assert.throws(
+      () => c.policy.scoreDot(c.phi, c.obs, actions.subarray(1), c.n, u),
+      RangeError,
+      `${c.name}: scoreDot rejects short actions`,
+    );
+  }
 });

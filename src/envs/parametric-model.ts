@@ -49,6 +49,15 @@ export interface ParametricModel {
   gradReward(theta: ArrayLike<number>, s: ArrayLike<number>, a: ArrayLike<number>, out: Float64Array): void;
   /** A draw s′ ~ f_θ(·|s, a) (a fresh array of obsSize). */
   sampleNext(theta: ArrayLike<number>, s: ArrayLike<number>, a: ArrayLike<number>, rng: Rng): Float64Array;
+  /**
+   * Optional: the whole of f_θ(·|s, a) when it has finite support (K next states, K × obsSize, and their
+   * probabilities). Estimators use it for exact expectations over s′ instead of Monte-Carlo draws.
+   */
+  nextDistribution?(
+    theta: ArrayLike<number>,
+    s: ArrayLike<number>,
+    a: ArrayLike<number>,
+  ): { states: Float64Array; probs: Float64Array };
 }
 
 /** A mean μ_θ(s, a) ∈ Rⁿ, differentiable in θ. */
@@ -321,6 +330,13 @@ export function tabularModel(S: number, A: number): ParametricModel {
       const off = rowOffset(theta, s, a);
       softmax(theta, off);
       return Float64Array.of(rng.categorical(row, 0, S));
+    },
+    nextDistribution(theta, s, a) {
+      const off = rowOffset(theta, s, a);
+      const lse = softmax(theta, off);
+      const probs = new Float64Array(S);
+      for (let x = 0; x < S; x++) probs[x] = Math.exp(theta[off + x] - lse);
+      return { states: Float64Array.from({ length: S }, (_, x) => x), probs };
     },
   };
 }

@@ -94,6 +94,10 @@ export const ActorCriticConfigSchema = z.object({
     .custom<ArrayLike<number>>((v) => v instanceof Float64Array || Array.isArray(v))
     .optional()
     .describe("Starting policy parameters (default zeros: uniform softmax, K = 0)"),
+  initCritic: z
+    .custom<ArrayLike<number>>((v) => v instanceof Float64Array || Array.isArray(v))
+    .optional()
+    .describe("Starting critic parameters (a previous result's criticParams: warm start)"),
 });
 export type ActorCriticConfig = z.infer<typeof ActorCriticConfigSchema>;
 export type ActorCriticConfigInput = z.input<typeof ActorCriticConfigSchema>;
@@ -126,19 +130,29 @@ export interface ActorCriticResult {
   history: ActorCriticRecord[];
   iterations: number;
   converged: boolean;
+  /** The final critic V(s) (soft value of the returned policy, as learned), and its parameters. */
+  value: (obs: Float64Array, n: number, out: Float64Array) => void;
+  criticParams: Float64Array;
 }
 
 /** V_w(s) for a batch, and one regression step towards targets; returns the loss before the step. */
 interface Critic {
   values(obs: Float64Array, n: number, out: Float64Array): void;
   fit(obs: Float64Array, targets: Float64Array, n: number): number;
+  /** The parameters (table or MLP weights), live. */
+  params: Float64Array;
 }
 
-function tableCritic(S: number, lr: number): Critic {
+function tableCritic(S: number, lr: number, init?: ArrayLike<number>): Critic {
   const V = new Float64Array(S);
+  if (init !== undefined) {
+    if (init.length !== S) throw new RangeError(`initCritic: expected ${S} entries, got ${init.length}`);
+    V.set(Array.from(init));
+  }
   const sum = new Float64Array(S);
   const count = new Float64Array(S);
   return {
+    params: V,
     values(obs, n, out) {
       for (let i = 0; i < n; i++) out[i] = V[obs[i]];
     },
@@ -159,16 +173,31 @@ function tableCritic(S: number, lr: number): Critic {
   };
 }
 
-function mlpCritic(obsSize: number, cfg: ActorCriticConfig["critic"], rng: Rng): Critic {
+function mlpCritic(
+  obsSize: number,
+  cfg: ActorCriticConfig["critic"],
+  rng: Rng,
+  init?: ArrayLike<number>,
+): Critic {
   const acts: Activation[] = cfg.hidden.map(() => cfg.activation);
   const net = new Mlp({ sizes: [obsSize, ...cfg.hidden, 1], activations: [...acts, "linear"] });
   const w = net.init(rng);
+  if (init !== undefined) {
+    if (init.length !== w.length)
+      throw new RangeError(`initCritic: expected ${w.length} entries, got ${init.length}`);
+    w.set(Array.from(init));
+  }
   const opt = new Adam(net.nParams, { lr: cfg.mlpLr });
   const ws: MlpWorkspace = net.workspace();
   const grad = new Float64Array(net.nParams);
   return {
+    params: w,
     values(obs, n, out) {
-      out.set(net.forward(w, obs, n, ws).subarray(0, n));
+      // Chunks keep the workspace small when callers evaluate many states at once.
+      for (let i = 0; i < n; i += 4096) {
+        const m = Math.min(4096, n - i);
+        out.set(net.forward(w, obs.subarray(i * obsSize, (i + m) * obsSize), m, ws).subarray(0, m), i);
+      }
     },
     fit(obs, targets, n) {
       let first = 0;
@@ -227,8 +256,8 @@ export function trainActorCritic(
   if (kind === "table") {
     if (states === undefined || dS !== 1)
       throw new RangeError("a table critic needs one-index states and a state count (critic.states)");
-    critic = tableCritic(states, cfg.critic.lr);
-  } else critic = mlpCritic(dS, cfg.critic, rng);
+    critic = tableCritic(states, cfg.critic.lr, cfg.initCritic);
+  } else critic = mlpCritic(dS, cfg.critic, rng, cfg.initCritic);
 
   const opt = new Adam(P, { lr: cfg.actorLr, maximize: true });
   const T = N * H;
@@ -349,5 +378,7 @@ export function trainActorCritic(
     history,
     iterations: it,
     converged,
+    value: (o, n, outV) => critic.values(o, n, outV),
+    criticParams: Float64Array.from(critic.params),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Neural policies behind the DifferentiablePolicy interface (policy.ts), built on src/nn: scores come from
  * Mlp.backward and exact Hessian-vector products from Mlp.hvp (R-operator) with the nn loss helpers.
+ * Per-sample directional derivatives (`scoreDot`) use one forward-mode pass, Mlp.jvp, for the whole batch.
  *
  * - GaussianMlpPolicy: a ~ N(μ_φ(s), diag σ²), μ = MLP(s), σ = exp(ℓ) state-independent.
  *   Layout of φ: the MLP parameters (mlp.ts layout, `netParams` entries) and then, only when the log-std
@@ -20,7 +21,7 @@ import {
   type MlpWorkspace,
   type OutputHessian,
 } from "../nn/index.ts";
-import { checkBatch, checkVector, type DifferentiablePolicy, type Weights } from "./policy.ts";
+import { checkBatch, checkRowsOut, checkVector, type DifferentiablePolicy, type Weights } from "./policy.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -154,6 +155,40 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
         out[this.netParams + j] += wr * (e * e - 1);
       }
     }
+  }
+
+  /**
+   * μ̇ = (∂μ/∂φ_net)·u_net by one jvp; per row Σ_j e_j/σ_j · μ̇_j (+ Σ_j (e_j² − 1) u_ℓj when ℓ is learned).
+   * jvp writes only the tangent buffers of the workspace, so μ (the forward output view) stays valid.
+   */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    u: Float64Array,
+    out = new Float64Array(n),
+  ): Float64Array {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("u", u, this.nParams);
+    checkRowsOut(out, n);
+    const K = this.actionSize;
+    const nNet = this.netParams;
+    const { sigma, learnLogStd } = this;
+    const theta = this.prepare(phi);
+    const mu = this.net.forward(theta, obs, n, this.ws);
+    const muDot = this.net.jvp(theta, this.ws, learnLogStd ? u.subarray(0, nNet) : u);
+    for (let r = 0; r < n; r++) {
+      let x = 0;
+      for (let j = 0; j < K; j++) {
+        const i = r * K + j;
+        const e = (actions[i] - mu[i]) / sigma[j];
+        x += (e / sigma[j]) * muDot[i];
+        if (learnLogStd) x += (e * e - 1) * u[nNet + j];
+      }
+      out[r] = x;
+    }
+    return out;
   }
 
   hessianVectorSum(
@@ -291,6 +326,38 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
     checkVector("out", out, this.nParams);
     const loss = this.loss(phi, obs, actions, n, weights);
     this.net.backward(phi, this.ws, loss.grad, out);
+  }
+
+  /** ż = (∂logits/∂φ)·u by one jvp; per row ż_a − Σ_b π_b ż_b. */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    u: Float64Array,
+    out = new Float64Array(n),
+  ): Float64Array {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("u", u, this.nParams);
+    checkRowsOut(out, n);
+    const K = this.nActions;
+    const logits = this.net.forward(phi, obs, n, this.ws);
+    const zDot = this.net.jvp(phi, this.ws, u);
+    for (let r = 0; r < n; r++) {
+      const a = actions[r];
+      if (!Number.isInteger(a) || a < 0 || a >= K)
+        throw new RangeError(`actions[${r}] must be in 0..${K - 1}, got ${a}`);
+      this.softmaxRow(logits, r);
+      const o = r * K;
+      let z = 0;
+      let pz = 0;
+      for (let b = 0; b < K; b++) {
+        z += this.row[b];
+        pz += this.row[b] * zDot[o + b];
+      }
+      out[r] = zDot[o + a] - pz / z;
+    }
+    return out;
   }
 
   hessianVectorSum(

@@ -9,6 +9,8 @@
  * - `scoreSum` and `hessianVectorSum` ADD into `out` (the caller zeroes it), so several batches or terms
  *   can be accumulated into one vector; `weights` (length ≥ N) multiply the per-sample terms, null or
  *   undefined meaning all ones;
+ * - `scoreDot` is the per-sample directional derivative ∇_φ log π(a_i|s_i) · u, WRITTEN (not added) into
+ *   out[i], without forming the per-sample scores;
  * - implementations keep scratch buffers between calls: one instance is not re-entrant (one per worker).
  *
  * Implemented here: `TabularSoftmaxPolicy` and `LinearGaussianPolicyAdapter`; the MLP families are in
@@ -44,6 +46,15 @@ export interface DifferentiablePolicy {
     weights: Weights,
     out: Float64Array,
   ): void;
+  /** out[i] = ∇_φ log π(a_i|s_i) · u for i < n (WRITTEN, not added; a fresh array if out is omitted). */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    u: Float64Array,
+    out?: Float64Array,
+  ): Float64Array;
   /** out += Σ_i w_i ∇²_φ log π(a_i|s_i) · v (exact). */
   hessianVectorSum(
     phi: Float64Array,
@@ -74,6 +85,11 @@ export function checkBatch(
 
 export function checkVector(name: string, x: Float64Array, len: number): void {
   if (x.length !== len) throw new RangeError(`${name}: expected ${len} entries, got ${x.length}`);
+}
+
+/** A per-sample output must hold at least n entries (a typed array would drop the rest silently). */
+export function checkRowsOut(out: Float64Array, n: number): void {
+  if (out.length < n) throw new RangeError(`out: expected ≥ ${n} entries, got ${out.length}`);
 }
 
 function checkIndex(name: string, x: number, bound: number): number {
@@ -156,6 +172,31 @@ export class TabularSoftmaxPolicy implements DifferentiablePolicy {
       for (let b = 0; b < A; b++) out[off + b] -= w * p[b];
       out[off + checkIndex("action", actions[i], A)] += w;
     }
+  }
+
+  /** u[s·A + a] − Σ_b π(b|s) u[s·A + b]. */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    u: Float64Array,
+    out = new Float64Array(n),
+  ): Float64Array {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("u", u, this.nParams);
+    checkRowsOut(out, n);
+    const { A, p } = this;
+    for (let i = 0; i < n; i++) {
+      const s = checkIndex("state", obs[i], this.S);
+      const a = checkIndex("action", actions[i], A);
+      this.row(phi, s);
+      const off = s * A;
+      let pu = 0;
+      for (let b = 0; b < A; b++) pu += p[b] * u[off + b];
+      out[i] = u[off + a] - pu;
+    }
+    return out;
   }
 
   hessianVectorSum(
@@ -292,6 +333,33 @@ export class LinearGaussianPolicyAdapter implements DifferentiablePolicy {
       this.residual(phi, obs, actions, r);
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] -= w * e[i] * obs[r * n + j];
     }
+  }
+
+  /** −Σ_i e_i (U s)_i with e = Σ_a⁻¹ (a + K s), U = u as an m×n matrix. */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    nRows: number,
+    u: Float64Array,
+    out = new Float64Array(nRows),
+  ): Float64Array {
+    checkBatch(this, phi, obs, nRows, actions);
+    checkVector("u", u, this.nParams);
+    checkRowsOut(out, nRows);
+    const { n, m, e } = this;
+    for (let r = 0; r < nRows; r++) {
+      this.residual(phi, obs, actions, r);
+      const so = r * n;
+      let x = 0;
+      for (let i = 0; i < m; i++) {
+        let us = 0;
+        for (let j = 0; j < n; j++) us += u[i * n + j] * obs[so + j];
+        x -= e[i] * us;
+      }
+      out[r] = x;
+    }
+    return out;
   }
 
   hessianVectorSum(

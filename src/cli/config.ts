@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import { InputError } from "../common/errors.ts";
 import { LINEAR_EXPERIMENTS, LinearExperimentSchema } from "../experiments/linear-gaussian-experiments.ts";
+import { NN_EXPERIMENTS, NnExperimentSchema } from "../experiments/nn-experiments.ts";
 import { TABULAR_EXPERIMENTS, TabularExperimentSchema } from "../experiments/tabular-experiments.ts";
 
 interface Described {
@@ -46,9 +47,13 @@ export function configCommand(name: string, o: { json?: boolean }): void {
     schema = LinearExperimentSchema;
     spec = LinearExperimentSchema.parse(LINEAR_EXPERIMENTS[name].spec);
     description = LINEAR_EXPERIMENTS[name].description;
+  } else if (NN_EXPERIMENTS[name]) {
+    schema = NnExperimentSchema;
+    spec = NnExperimentSchema.parse(NN_EXPERIMENTS[name].spec);
+    description = NN_EXPERIMENTS[name].description;
   } else
     throw new InputError(
-      `unknown experiment '${name}'; known: ${[...Object.keys(TABULAR_EXPERIMENTS), ...Object.keys(LINEAR_EXPERIMENTS)].join(", ")}`,
+      `unknown experiment '${name}'; known: ${[...Object.keys(TABULAR_EXPERIMENTS), ...Object.keys(LINEAR_EXPERIMENTS), ...Object.keys(NN_EXPERIMENTS)].join(", ")}`,
       "experiment",
     );
   if (o.json) {

@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT_BAD_INPUT, InputError } from "../common/errors.ts";
 import { LINEAR_EXPERIMENTS, linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
+import { NN_EXPERIMENTS, nnExperimentNames } from "../experiments/nn-experiments.ts";
 import { experimentNames, TABULAR_EXPERIMENTS } from "../experiments/tabular-experiments.ts";
 import { SENSITIVITY_METHODS } from "../outer/bilevel.ts";
 
@@ -108,7 +109,7 @@ export function buildProgram(): Command {
   program
     .command("run")
     .description(
-      `Run a named experiment and write per-trial CSV/JSON, plots (PNG+SVG) and summary.json. Experiments: ${[...experimentNames(), ...linearExperimentNames()].join(", ")}`,
+      `Run a named experiment and write per-trial CSV/JSON, plots (PNG+SVG) and summary.json. Experiments: ${[...experimentNames(), ...linearExperimentNames(), ...nnExperimentNames()].join(", ")}`,
     )
     .argument("<experiment>", "experiment name (see `sim2real experiments`)")
     .option("--out <dir>", "output directory (default sim2real-out/<experiment>)")
@@ -179,7 +180,11 @@ export function buildProgram(): Command {
     .command("experiments")
     .description("List the named experiments")
     .action(() => {
-      for (const [name, e] of [...Object.entries(TABULAR_EXPERIMENTS), ...Object.entries(LINEAR_EXPERIMENTS)])
+      for (const [name, e] of [
+        ...Object.entries(TABULAR_EXPERIMENTS),
+        ...Object.entries(LINEAR_EXPERIMENTS),
+        ...Object.entries(NN_EXPERIMENTS),
+      ])
         process.stdout.write(`${name}\n  ${e.description}\n`);
     });
   return program;

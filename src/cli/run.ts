@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../common/errors.ts";
 import { linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
+import { nnExperimentNames } from "../experiments/nn-experiments.ts";
 import {
   resolveExperiment,
   runTrial,
@@ -37,6 +38,10 @@ export interface RunOptions {
 export async function runCommand(name: string, o: RunOptions): Promise<void> {
   if (linearExperimentNames().includes(name)) {
     await (await import("./run-linear.ts")).runLinearCommand(name, o);
+    return;
+  }
+  if (nnExperimentNames().includes(name)) {
+    await (await import("./run-nn.ts")).runNnCommand(name, o);
     return;
   }
   for (const k of ["inner", "lqrSensitivity"] as const)

@@ -422,7 +422,9 @@ export class SampledTheorem1 {
       model.gradLogProb(theta, s, a, s2, gl);
       const row = this.rowD.subarray(k * nth, (k + 1) * nth);
       model.gradReward(theta, s, a, row);
-      const c = gamma * (V2[k] - b[k]);
+      // γ (V(s′) − b) with V(s′) estimated as the critic plus the next sample's advantage (its λ-return
+      // correction; continuation carries the γ), so λ = 1 is unbiased whatever the critic.
+      const c = gamma * (V2[k] - b[k]) + (batch.last[k] ? 0 : adv[k + 1] - (cv ? 0 : V[k + 1]));
       for (let i = 0; i < nth; i++) row[i] += c * gl[i];
       this.rowW.set(gl, k * nth);
     }

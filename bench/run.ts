@@ -1,9 +1,12 @@
 /**
  * `npm run bench`: median time per outer iteration of Algorithm 1, next to the NumPy reference figures
- * of issue 2, and the estimator-quality table (cosine with the exact outer gradient). Writes
- * docs/results/bench.json. Not a test: numbers depend on the machine.
+ * of issue 2 (and issue 4's 2 s goal for the general loop with an MLP policy, run in a child process
+ * so that its peak memory is its own: bench/outer-nn.ts), and the estimator-quality table (cosine with
+ * the exact outer gradient). Writes docs/results/bench.json. Not a test: numbers depend on the machine.
  */
+import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
 import { problemSimulator, thetaFromMDP } from "../src/envs/tabular.ts";
 import { sampleDiscountedStream, sampleTrajectories } from "../src/envs/tabular-rollout.ts";
 import { paperContinuousProblem } from "../src/experiments/problems.ts";
@@ -107,7 +110,16 @@ const linearCases = [
   { name: "continuous, LQR inner (issue 3)", inner: "lqr" as const, numpyMs: 1.7 },
 ];
 
-const timing = cases.map((c) => {
+/** A timing row; numpyMs is null where the reference is a goal rather than a NumPy figure. */
+interface TimingRow {
+  case: string;
+  medianMsPerIteration: number;
+  numpyMs: number | null;
+  targetMs: number;
+  meetsTarget: boolean;
+}
+
+const timing: TimingRow[] = cases.map((c) => {
   const ms = timePerIteration(c.problem, c.cfg, c.iters, quick ? 3 : 7);
   const target = c.numpyMs * c.targetFactor;
   return {
@@ -131,15 +143,69 @@ for (const c of linearCases) {
   });
 }
 
+/** bench/outer-nn.ts's JSON line. */
+interface OuterNnResult {
+  nParams: number;
+  repeats: number;
+  medianSeconds: number;
+  phasesSeconds: { inner: number; real: number; sensitivity: number; krylov: number };
+  krylovIterations: number;
+  maxRssKiB: number;
+  heapUsedBytes: number;
+}
+
+/** One outer iteration of the general bi-level loop with a 2×64 MLP policy (issue 4), in its own process. */
+function outerNn(repeats: number): OuterNnResult {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const child = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "bench/outer-nn.ts", "--repeats", String(repeats)],
+    { cwd: root, encoding: "utf8" },
+  );
+  if (child.status !== 0)
+    throw new Error(`bench/outer-nn.ts failed (exit ${child.status}):\n${child.stderr}`);
+  const line = child.stdout.trim().split("\n").at(-1) ?? "";
+  return JSON.parse(line) as OuterNnResult;
+}
+
+const nn = outerNn(quick ? 3 : 5);
+const nnGoalSeconds = 2;
+const nnCase = `general bi-level outer iteration, 2×64 MLP (${nn.nParams.toLocaleString("en")} params), 4-D linear-Gaussian`;
+const mib = (bytes: number) => bytes / 2 ** 20;
+(timing as unknown as Record<string, unknown>[]).push({
+  case: nnCase,
+  medianMsPerIteration: nn.medianSeconds * 1000,
+  numpyMs: null,
+  targetMs: nnGoalSeconds * 1000,
+  meetsTarget: nn.medianSeconds <= nnGoalSeconds,
+  medianSeconds: nn.medianSeconds,
+  goalSeconds: nnGoalSeconds,
+  phasesSeconds: nn.phasesSeconds,
+  krylovIterations: nn.krylovIterations,
+  peakRssMiB: mib(nn.maxRssKiB * 1024),
+  heapUsedMiB: mib(nn.heapUsedBytes),
+  nParams: nn.nParams,
+  repeats: nn.repeats,
+});
+
 console.log(`sim2real bench — Node ${process.version}, ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}`);
 console.log(
   "\nMedian time per outer iteration (inner solve + sensitivity + real gradient + θ update + evaluation)",
 );
-console.log(`${"case".padEnd(42)} ${"ms".padStart(9)} ${"NumPy ms".padStart(9)} ${"target".padStart(8)}  ok`);
+const caseWidth = Math.max(42, ...timing.map((t) => t.case.length));
+console.log(
+  `${"case".padEnd(caseWidth)} ${"ms".padStart(9)} ${"NumPy ms".padStart(9)} ${"target".padStart(8)}  ok`,
+);
 for (const t of timing)
   console.log(
-    `${t.case.padEnd(42)} ${t.medianMsPerIteration.toFixed(3).padStart(9)} ${t.numpyMs.toFixed(2).padStart(9)} ${t.targetMs.toFixed(3).padStart(8)}  ${t.meetsTarget ? "yes" : "NO"}`,
+    `${t.case.padEnd(caseWidth)} ${t.medianMsPerIteration.toFixed(3).padStart(9)} ${(t.numpyMs === null ? "—" : t.numpyMs.toFixed(2)).padStart(9)} ${t.targetMs.toFixed(3).padStart(8)}  ${t.meetsTarget ? "yes" : "NO"}`,
   );
+{
+  const p = nn.phasesSeconds;
+  console.log(
+    `  (last row: ${nn.medianSeconds.toFixed(2)} s vs the ${nnGoalSeconds} s goal of issue 4, median of ${nn.repeats}; inner ${p.inner.toFixed(2)} s, real ${p.real.toFixed(2)} s, sensitivity build ${p.sensitivity.toFixed(2)} s, Krylov solve ${p.krylov.toFixed(2)} s (${nn.krylovIterations} iterations); peak RSS ${mib(nn.maxRssKiB * 1024).toFixed(0)} MiB)`,
+  );
+}
 
 // Estimator quality: cosine between each estimator's outer gradient and the exact one,
 // 10 seeds × 5 θ = θ_real + N(0, I), 1 in-sim trajectory/stream of 1000 steps.

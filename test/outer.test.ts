@@ -8,6 +8,7 @@ import { aggregatedStatesProblem } from "../src/experiments/problems.ts";
 import { softPolicyIteration } from "../src/inner/soft-policy-iteration.ts";
 import { relativeError } from "../src/math/linalg.ts";
 import { Rng } from "../src/math/rng.ts";
+import { makeAscent } from "../src/outer/ascent.ts";
 import { BilevelConfigSchema, runBilevel } from "../src/outer/bilevel.ts";
 import { exactRealGradient } from "../src/outer/real-gradient.ts";
 import { fdGradient } from "../src/sensitivity/finite-difference.ts";
@@ -110,4 +111,22 @@ test("tied family (aggregated states): the projected outer gradient is the gradi
     const err = relativeError(g, fd);
     assert.ok(err < 1e-6, `relative error ${err}`);
   }
+});
+
+test("adam-norm ascent: first step is α along g (direction kept, unlike per-coordinate Adam); steps shrink when gradients disagree", () => {
+  const theta = Float64Array.of(0, 0, 0);
+  const step = makeAscent("adam-norm", 0.1, 0, theta);
+  step(Float64Array.of(3, 4, 0), 0);
+  assert.ok(
+    Math.abs(theta[0] - 0.06) < 1e-9 && Math.abs(theta[1] - 0.08) < 1e-9 && theta[2] === 0,
+    `${theta}`,
+  );
+  const adam = Float64Array.of(0, 0, 0);
+  makeAscent("adam", 0.1, 0, adam)(Float64Array.of(3, 4, 0), 0);
+  assert.ok(Math.abs(adam[0] - 0.1) < 1e-6 && Math.abs(adam[1] - 0.1) < 1e-6, `per-coordinate Adam: ${adam}`);
+  // Alternating gradients: momentum cancels, so the net displacement stays far below 10 steps of α.
+  const th = Float64Array.of(0);
+  const st = makeAscent("adam-norm", 0.1, 0, th);
+  for (let k = 0; k < 10; k++) st(Float64Array.of(k % 2 === 0 ? 1 : -1), k);
+  assert.ok(Math.abs(th[0]) < 0.2, `net displacement ${th[0]}`);
 });

@@ -5,6 +5,7 @@ import { Rng } from "../src/math/rng.ts";
 import { LinearGaussianPolicy } from "../src/policies/linear-gaussian.ts";
 import { CategoricalMlpPolicy, GaussianMlpPolicy } from "../src/policies/mlp-policies.ts";
 import {
+  bindBatch,
   type DifferentiablePolicy,
   LinearGaussianPolicyAdapter,
   TabularSoftmaxPolicy,
@@ -157,6 +158,137 @@ for (const c of cases()) {
       assert.deepEqual(Array.from(buf.subarray(c.n)), [123, 123], "entries past n are untouched");
     }
     t.diagnostic(`scoreDot exact rel. error ${worstExact.toExponential(2)}, FD ${worstFd.toExponential(2)}`);
+  });
+
+  test(`${c.name}: a bound batch equals the unbound methods, interleaved and across other batches`, (t) => {
+    const rng = Rng.fromSeed(23);
+    const P = c.policy.nParams;
+    const actions = c.policy.sample(c.phi, c.obs, c.n, rng);
+    // another batch, larger (so the policy's own workspace grows while the bound batch is alive)
+    const n2 = c.n + 5;
+    const obs2 =
+      c.policy instanceof TabularSoftmaxPolicy
+        ? Float64Array.from({ length: n2 }, (_, i) => (i * 2) % 3)
+        : randn(rng, n2 * c.policy.obsSize);
+    const actions2 = c.policy.sample(c.phi, obs2, n2, rng);
+    const isMlp = c.policy instanceof GaussianMlpPolicy || c.policy instanceof CategoricalMlpPolicy;
+    assert.equal(typeof c.policy.bind === "function", isMlp, "only the MLP families implement bind");
+    const bound = bindBatch(c.policy, c.phi, c.obs, actions, c.n);
+    assert.equal(bound.n, c.n, "bound.n is the batch size");
+
+    let worst = 0;
+    let bitwise = true;
+    const same = (got: Float64Array, ref: Float64Array, what: string) => {
+      const err = relativeError(got, ref);
+      worst = Math.max(worst, err);
+      bitwise &&= got.every((x, i) => Object.is(x, ref[i]));
+      assert.ok(err <= 1e-13, `${what}: bound vs unbound rel. error ${err}`);
+    };
+    // a pre-filled out shows that scoreSum / hessianVectorSum add and scoreDot writes, as unbound
+    const filled = (len: number) => Float64Array.from({ length: len }, (_, i) => 0.25 * i - 1);
+    const hvpBoth = (w: Float64Array | null, v: Float64Array, what: string) => {
+      const got = filled(P);
+      bound.hessianVectorSum(w, v, got);
+      const ref = filled(P);
+      c.policy.hessianVectorSum(c.phi, c.obs, actions, c.n, w, v, ref);
+      same(got, ref, what);
+    };
+    const dotBoth = (u: Float64Array, what: string) => {
+      const got = filled(c.n + 2);
+      bound.scoreDot(u, got);
+      const ref = filled(c.n + 2);
+      c.policy.scoreDot(c.phi, c.obs, actions, c.n, u, ref);
+      same(got, ref, what);
+      assert.deepEqual(
+        Array.from(got.subarray(c.n)),
+        [0.25 * c.n - 1, 0.25 * (c.n + 1) - 1],
+        `${what}: tail`,
+      );
+    };
+    const sumBoth = (w: Float64Array | null, what: string) => {
+      const got = filled(P);
+      bound.scoreSum(w, got);
+      const ref = filled(P);
+      c.policy.scoreSum(c.phi, c.obs, actions, c.n, w, ref);
+      same(got, ref, what);
+    };
+    const other = () => {
+      const w = randn(rng, n2);
+      c.policy.hessianVectorSum(c.phi, obs2, actions2, n2, w, randn(rng, P), new Float64Array(P));
+      c.policy.scoreDot(c.phi, obs2, actions2, n2, randn(rng, P));
+      c.policy.scoreSum(c.phi, obs2, actions2, n2, w, new Float64Array(P));
+      c.policy.logProb(c.phi, obs2, actions2, n2);
+      c.policy.sample(c.phi, obs2, n2, rng);
+    };
+    const w1 = randn(rng, c.n);
+    const w2 = randn(rng, c.n);
+    const v1 = randn(rng, P);
+    const v2 = randn(rng, P);
+    const u1 = randn(rng, P);
+    const u2 = randn(rng, P);
+    // bound first (nothing else has touched the policy since bind but sampling), then interleaved
+    hvpBoth(w1, v1, "hvp #1");
+    dotBoth(u1, "scoreDot #1");
+    sumBoth(w1, "scoreSum #1");
+    hvpBoth(w2, v2, "hvp #2 (other weights and vector)");
+    other();
+    dotBoth(u2, "scoreDot #2 after another batch");
+    other();
+    sumBoth(null, "scoreSum #2 (unit weights) after another batch");
+    other();
+    hvpBoth(null, v1, "hvp #3 (unit weights) after another batch");
+    hvpBoth(w1, v2, "hvp #4");
+    dotBoth(u1, "scoreDot #3 (first u again)");
+    sumBoth(w2, "scoreSum #3");
+    // the bound results are also unchanged by the unbound calls made just above
+    const again = new Float64Array(P);
+    bound.hessianVectorSum(w1, v1, again);
+    const first = new Float64Array(P);
+    c.policy.hessianVectorSum(c.phi, c.obs, actions, c.n, w1, v1, first);
+    same(again, first, "hvp #1 repeated at the end");
+    // two bound batches of one policy are independent too
+    const bound2 = bindBatch(c.policy, c.phi, obs2, actions2, n2);
+    const sd2 = new Float64Array(n2);
+    bound2.scoreDot(u1, sd2);
+    dotBoth(u2, "scoreDot #4 after binding a second batch");
+    same(sd2, c.policy.scoreDot(c.phi, obs2, actions2, n2, u1), "second bound batch's scoreDot");
+    t.diagnostic(`worst rel. error ${worst.toExponential(2)}, bitwise equal: ${bitwise}`);
+  });
+
+  test(`${c.name}: bindBatch checks its arguments`, () => {
+    const actions = c.policy.sample(c.phi, c.obs, c.n, Rng.fromSeed(1));
+    const P = c.policy.nParams;
+    assert.throws(
+      () => bindBatch(c.policy, new Float64Array(P + 1), c.obs, actions, c.n),
+      RangeError,
+      `${c.name}: bind rejects a wrong-length phi`,
+    );
+    assert.throws(
+      () => bindBatch(c.policy, c.phi, c.obs, actions.subarray(1), c.n),
+      RangeError,
+      `${c.name}: bind rejects short actions`,
+    );
+    const bound = bindBatch(c.policy, c.phi, c.obs, actions, c.n);
+    assert.throws(
+      () => bound.scoreDot(new Float64Array(P + 1), new Float64Array(c.n)),
+      RangeError,
+      `${c.name}: bound scoreDot rejects a wrong-length u`,
+    );
+    assert.throws(
+      () => bound.scoreDot(new Float64Array(P), new Float64Array(c.n - 1)),
+      RangeError,
+      `${c.name}: bound scoreDot rejects a short out`,
+    );
+    assert.throws(
+      () => bound.hessianVectorSum(null, new Float64Array(P), new Float64Array(P - 1)),
+      RangeError,
+      `${c.name}: bound hessianVectorSum rejects a wrong-length out`,
+    );
+    assert.throws(
+      () => bound.scoreSum(null, new Float64Array(P + 1)),
+      RangeError,
+      `${c.name}: bound scoreSum rejects a wrong-length out`,
+    );
   });
 
   test(`${c.name}: sampling is deterministic given the seed`, () => {

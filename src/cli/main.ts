@@ -118,7 +118,7 @@ export function buildProgram(): Command {
     .option("--iterations <n>", "outer iterations", intArg("--iterations"))
     .option("--step-size <a>", "outer step size", posNumArg("--step-size"))
     .option("--step-decay <t>", "step schedule α/(1 + t/T); 0 = constant", intArg("--step-decay"))
-    .addOption(new Option("--optimizer <kind>", "outer optimiser").choices(["sga", "adam"]))
+    .addOption(new Option("--optimizer <kind>", "outer optimiser").choices(["sga", "adam", "adam-norm"]))
     .addOption(
       new Option("--sensitivity <method>", "sensitivity method (tabular)").choices(SENSITIVITY_METHODS),
     )

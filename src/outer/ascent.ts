@@ -14,17 +14,17 @@ export const AscentSchema = {
       "Step-size schedule α_t = α / (1 + t/stepDecay) (Robbins–Monro, for noisy gradients); 0 keeps α constant",
     ),
   optimizer: z
-    .enum(["sga", "adam"])
+    .enum(["sga", "adam", "adam-norm"])
     .default("sga")
     .describe(
-      "Outer optimiser: sga (plain gradient ascent θ ← θ + α g, as in the paper) or adam (Adam ascent)",
+      "Outer optimiser: sga (plain gradient ascent θ ← θ + α g, as in the paper), adam (Adam ascent), or adam-norm (Adam with one second moment for the whole vector: keeps the averaged gradient's direction, step length about α)",
     ),
 };
 
 /** θ ← θ + update(g) in place: plain gradient ascent or Adam (β = 0.9, 0.999, ε = 1e-8). `it` is the
  * 0-based outer iteration, used by the step schedule. */
 export function makeAscent(
-  kind: "sga" | "adam",
+  kind: "sga" | "adam" | "adam-norm",
   lr0: number,
   decay: number,
   theta: Float64Array,
@@ -38,6 +38,25 @@ export function makeAscent(
   const m = new Float64Array(theta.length);
   const v = new Float64Array(theta.length);
   let t = 0;
+  if (kind === "adam-norm") {
+    // Per-coordinate Adam moves every coordinate by about α whatever its share of the gradient (a
+    // coordinate with a tiny gradient still jumps); one scalar second moment E‖g‖² keeps the direction.
+    let vs = 0;
+    return (g, it) => {
+      const lr = rate(it);
+      t++;
+      const c1 = 1 - 0.9 ** t;
+      const c2 = 1 - 0.999 ** t;
+      let g2 = 0;
+      for (let i = 0; i < theta.length; i++) {
+        m[i] = 0.9 * m[i] + 0.1 * g[i];
+        g2 += g[i] * g[i];
+      }
+      vs = 0.999 * vs + 0.001 * g2;
+      const denom = Math.sqrt(vs / c2) + 1e-8;
+      for (let i = 0; i < theta.length; i++) theta[i] += (lr * (m[i] / c1)) / denom;
+    };
+  }
   return (g, it) => {
     const lr = rate(it);
     t++;

@@ -45,6 +45,11 @@ export const GeneralBilevelConfigSchema = z.object({
   realTrajectories: z.number().int().positive().default(20).describe("Real trajectories per outer iteration"),
   realHorizon: z.number().int().positive().default(50).describe("Steps per real trajectory"),
   ...AscentSchema,
+  maxStep: z
+    .number()
+    .positive()
+    .optional()
+    .describe("Trust region: an outer step longer than this (Euclidean, in θ) is scaled down to it"),
   iterations: z.number().int().nonnegative().default(200).describe("Outer iterations"),
   evalEvery: z.number().int().positive().default(5).describe("Evaluate the real return every k iterations"),
 });
@@ -172,6 +177,8 @@ export interface GeneralIterationRecord {
   krylovIterations: number;
   krylovResidual: number;
   firstOrderCosine: number;
+  /** Halvings of the previous step needed before the inner solve was finite. */
+  backtracks: number;
   seconds: number;
 }
 
@@ -200,21 +207,41 @@ export function runGeneralBilevel(
   let phi: Float64Array = Float64Array.from(phi0);
   let criticParams: Float64Array | undefined;
   const records: GeneralIterationRecord[] = [];
+  let prevTheta: Float64Array | null = null;
+  let backtracks = 0;
   for (let it = 0; ; it++) {
     const t0 = performance.now();
-    const inner = trainActorCritic(
-      model,
-      policy,
-      theta,
-      initialState,
-      {
-        ...cfg.inner,
-        maxIterations: it === 0 ? cfg.firstInnerIterations : cfg.inner.maxIterations,
-        initPhi: phi,
-        initCritic: criticParams,
-      },
-      rng,
-    );
+    const solveInner = () =>
+      trainActorCritic(
+        model,
+        policy,
+        theta,
+        initialState,
+        {
+          ...cfg.inner,
+          maxIterations: it === 0 ? cfg.firstInnerIterations : cfg.inner.maxIterations,
+          initPhi: phi,
+          initCritic: criticParams,
+        },
+        rng,
+      );
+    // A step into a region where the simulator diverges (non-finite returns, gradients) is halved
+    // back towards the previous θ until the inner solve is finite again.
+    let inner: ReturnType<typeof trainActorCritic>;
+    const proposed = Float64Array.from(theta);
+    backtracks = 0;
+    for (;;) {
+      try {
+        inner = solveInner();
+        if (inner.phi.every(Number.isFinite)) break;
+        throw new RangeError("non-finite policy parameters");
+      } catch (e) {
+        if (!(e instanceof RangeError) || prevTheta === null || backtracks >= 20) throw e;
+        backtracks++;
+        const f = 0.5 ** backtracks;
+        for (let i = 0; i < theta.length; i++) theta[i] = prevTheta[i] + f * (proposed[i] - prevTheta[i]);
+      }
+    }
     phi = inner.phi;
     criticParams = inner.criticParams;
     const evaluate = problem.evaluate && (it % cfg.evalEvery === 0 || it === cfg.iterations);
@@ -229,6 +256,7 @@ export function runGeneralBilevel(
       krylovIterations: 0,
       krylovResidual: Number.NaN,
       firstOrderCosine: Number.NaN,
+      backtracks,
       seconds: 0,
     };
     records.push(record);
@@ -261,6 +289,7 @@ export function runGeneralBilevel(
       rng,
     );
     const og = sampledOuterGradient(ops, v, cfg.sensitivity);
+    if (!og.grad.every(Number.isFinite)) og.grad.fill(0);
     record.gradNorm = norm(og.grad);
     record.realTransitions = real.transitionsUsed;
     record.krylovIterations = og.solve.iterations;
@@ -268,7 +297,15 @@ export function runGeneralBilevel(
     record.firstOrderCosine = og.firstOrderCosine;
     record.seconds = (performance.now() - t0) / 1000;
     emit(onMetrics, record);
+    prevTheta = Float64Array.from(theta);
     step(og.grad, it);
+    if (cfg.maxStep !== undefined) {
+      let d = 0;
+      for (let i = 0; i < theta.length; i++) d += (theta[i] - prevTheta[i]) ** 2;
+      const f = Math.sqrt(d) > cfg.maxStep ? cfg.maxStep / Math.sqrt(d) : 1;
+      if (f < 1)
+        for (let i = 0; i < theta.length; i++) theta[i] = prevTheta[i] + f * (theta[i] - prevTheta[i]);
+    }
     if (problem.lower) for (let i = 0; i < theta.length; i++) theta[i] = Math.max(theta[i], problem.lower[i]);
   }
   return { records, theta, phi };
@@ -284,6 +321,7 @@ function emit(cb: MetricsCallback | undefined, r: GeneralIterationRecord): void 
     "outer/krylovResidual": r.krylovResidual,
     "outer/firstOrderCosine": r.firstOrderCosine,
     "outer/seconds": r.seconds,
+    "outer/backtracks": r.backtracks,
     "inner/iterations": r.innerIterations,
     "inner/gradNorm": r.innerGradNorm,
   };

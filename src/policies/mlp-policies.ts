@@ -10,6 +10,13 @@
  *
  * Each instance owns one MlpWorkspace and a few scratch buffers that grow to the largest batch seen and
  * are reused: no allocation per sample, and one instance is not re-entrant.
+ *
+ * `bind` (see BoundBatch in policy.ts) runs the forward pass once on a fixed batch at fixed φ, in a fresh
+ * workspace with its own scratch, and every later product on it reuses that pass. The unbound methods are
+ * the same code: a forward pass into the instance's own evaluator, then the bound product. This is safe
+ * because, after Mlp.forward, Mlp.jvp writes only the tangent buffers (ws.rz, ws.ra), Mlp.backward only
+ * ws.g0/g1, and Mlp.hvp those plus ws.hr and ws.rg0/rg1: none of them touches the activations ws.a / ws.d
+ * nor the output view ws.out (= μ or the logits), so products can follow one another in any order.
  */
 import type { Rng } from "../math/rng.ts";
 import {
@@ -21,9 +28,18 @@ import {
   type MlpWorkspace,
   type OutputHessian,
 } from "../nn/index.ts";
-import { checkBatch, checkRowsOut, checkVector, type DifferentiablePolicy, type Weights } from "./policy.ts";
+import {
+  type BoundBatch,
+  checkBatch,
+  checkRowsOut,
+  checkVector,
+  type DifferentiablePolicy,
+  type Weights,
+} from "./policy.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+const EMPTY = new Float64Array(0);
 
 function grow(buf: Float64Array, len: number): Float64Array {
   return buf.length >= len ? buf : new Float64Array(Math.max(len, 2 * buf.length));
@@ -34,6 +50,124 @@ export interface GaussianMlpOptions {
   logStd: ArrayLike<number> | number;
   /** Learn ℓ as K extra parameters appended after the MLP's (default false). */
   learnLogStd?: boolean;
+}
+
+/**
+ * A GaussianMlpPolicy evaluated on one batch: σ and log σ at φ, one forward pass (μ) in its own workspace,
+ * and the products that reuse it. The policy keeps one for its unbound methods (reloaded on every call);
+ * `bind` returns a fresh one, loaded once.
+ */
+class GaussianBatch implements BoundBatch {
+  n = 0;
+  readonly sigma: Float64Array;
+  readonly logSigma: Float64Array;
+  private readonly ws: MlpWorkspace;
+  private grad: Float64Array = EMPTY;
+  /** The MLP block of φ (a view). */
+  private theta: Float64Array = EMPTY;
+  /** μ (n × K), the workspace's output view. */
+  private mu: Float64Array = EMPTY;
+  private actions: Float64Array = EMPTY;
+
+  constructor(private readonly p: GaussianMlpPolicy) {
+    this.ws = p.net.workspace();
+    this.sigma = new Float64Array(p.actionSize);
+    this.logSigma = new Float64Array(p.actionSize);
+  }
+
+  /** σ, log σ from φ (or the fixed log-std), then μ = MLP(obs); returns μ. Arguments already checked. */
+  load(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): Float64Array {
+    const p = this.p;
+    for (let j = 0; j < p.actionSize; j++) {
+      const l = p.learnLogStd ? phi[p.netParams + j] : p.logStd0[j];
+      this.logSigma[j] = l;
+      this.sigma[j] = Math.exp(l);
+    }
+    this.theta = p.learnLogStd ? phi.subarray(0, p.netParams) : phi;
+    this.mu = p.net.forward(this.theta, obs, n, this.ws);
+    this.actions = actions;
+    this.n = n;
+    return this.mu;
+  }
+
+  scoreSum(weights: Weights, out: Float64Array): void {
+    const p = this.p;
+    checkVector("out", out, p.nParams);
+    const { n, mu, actions, sigma } = this;
+    const K = p.actionSize;
+    const nNet = p.netParams;
+    this.grad = grow(this.grad, n * K);
+    const w = weights ?? undefined;
+    const loss = gaussianLogProbLoss(mu, actions, sigma, n, K, w, this.grad);
+    p.net.backward(this.theta, this.ws, loss.grad, p.learnLogStd ? out.subarray(0, nNet) : out);
+    if (!p.learnLogStd) return;
+    for (let r = 0; r < n; r++) {
+      const wr = w === undefined ? 1 : w[r];
+      for (let j = 0; j < K; j++) {
+        const e = (actions[r * K + j] - mu[r * K + j]) / sigma[j];
+        out[nNet + j] += wr * (e * e - 1);
+      }
+    }
+  }
+
+  /**
+   * μ̇ = (∂μ/∂φ_net)·u_net by one jvp; per row Σ_j e_j/σ_j · μ̇_j (+ Σ_j (e_j² − 1) u_ℓj when ℓ is learned).
+   * jvp writes only the tangent buffers of the workspace, so μ (the forward output view) stays valid.
+   */
+  scoreDot(u: Float64Array, out: Float64Array): void {
+    const p = this.p;
+    checkVector("u", u, p.nParams);
+    checkRowsOut(out, this.n);
+    const { n, mu, actions, sigma } = this;
+    const K = p.actionSize;
+    const nNet = p.netParams;
+    const learnLogStd = p.learnLogStd;
+    const muDot = p.net.jvp(this.theta, this.ws, learnLogStd ? u.subarray(0, nNet) : u);
+    for (let r = 0; r < n; r++) {
+      let x = 0;
+      for (let j = 0; j < K; j++) {
+        const i = r * K + j;
+        const e = (actions[i] - mu[i]) / sigma[j];
+        x += (e / sigma[j]) * muDot[i];
+        if (learnLogStd) x += (e * e - 1) * u[nNet + j];
+      }
+      out[r] = x;
+    }
+  }
+
+  hessianVectorSum(weights: Weights, v: Float64Array, out: Float64Array): void {
+    const p = this.p;
+    checkVector("v", v, p.nParams);
+    checkVector("out", out, p.nParams);
+    const { n, mu, actions, sigma } = this;
+    const K = p.actionSize;
+    const nNet = p.netParams;
+    this.grad = grow(this.grad, n * K);
+    const w = weights ?? undefined;
+    const loss = gaussianLogProbLoss(mu, actions, sigma, n, K, w, this.grad);
+    if (!p.learnLogStd) {
+      p.net.hvp(this.theta, this.ws, v, loss.grad, loss.hess, out);
+      return;
+    }
+    const baseHess = loss.hess;
+    if (typeof baseHess !== "function") throw new Error("gaussianLogProbLoss returned a matrix Hessian");
+    // r = J v_net (from the R-forward pass). Adds the cross term to R{∂L/∂μ} and, while the rows are at
+    // hand, the ℓ-block of H v: Σ_r w (−2 e/σ · r − 2 e² v_ℓ).
+    const hOut: OutputHessian = (rv, hr, rows, k) => {
+      baseHess(rv, hr, rows, k);
+      for (let r = 0; r < rows; r++) {
+        const wr = w === undefined ? 1 : w[r];
+        for (let j = 0; j < k; j++) {
+          const i = r * k + j;
+          const e = (actions[i] - mu[i]) / sigma[j];
+          const vl = v[nNet + j];
+          hr[i] -= (2 * wr * e * vl) / sigma[j];
+          out[nNet + j] -= 2 * wr * e * (rv[i] / sigma[j] + e * vl);
+        }
+      }
+    };
+    p.net.hvp(this.theta, this.ws, v.subarray(0, nNet), loss.grad, hOut, out.subarray(0, nNet));
+  }
 }
 
 /**
@@ -53,14 +187,11 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
   readonly learnLogStd: boolean;
   /** The fixed log-std, or the initial one when learned. */
   readonly logStd0: Float64Array;
-  private readonly ws: MlpWorkspace;
-  private readonly sigma: Float64Array;
-  private readonly logSigma: Float64Array;
-  private grad: Float64Array = new Float64Array(0);
+  /** The unbound methods' evaluator (this instance's workspace and scratch). */
+  private readonly ev: GaussianBatch;
 
   constructor(spec: MlpSpec, options: GaussianMlpOptions) {
     this.net = new Mlp(spec);
-    this.ws = this.net.workspace();
     const K = this.net.outSize;
     this.obsSize = this.net.inSize;
     this.actionSize = K;
@@ -72,8 +203,7 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     if (typeof ls !== "number" && ls.length !== K)
       throw new RangeError(`logStd: expected ${K} entries, got ${ls.length}`);
     for (const v of this.logStd0) if (!Number.isFinite(v)) throw new RangeError(`logStd must be finite`);
-    this.sigma = new Float64Array(K);
-    this.logSigma = new Float64Array(K);
+    this.ev = new GaussianBatch(this);
   }
 
   /** Fresh φ: MLP initialisation (see nn initParams), then the initial log-std when it is learned. */
@@ -84,15 +214,12 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     return phi;
   }
 
-  /** The MLP block of φ (a view), after setting σ and log σ from φ or the fixed values. */
-  private prepare(phi: Float64Array): Float64Array {
-    const K = this.actionSize;
-    for (let j = 0; j < K; j++) {
-      const l = this.learnLogStd ? phi[this.netParams + j] : this.logStd0[j];
-      this.logSigma[j] = l;
-      this.sigma[j] = Math.exp(l);
-    }
-    return this.learnLogStd ? phi.subarray(0, this.netParams) : phi;
+  /** One forward pass on the batch, in a workspace of its own; see BoundBatch. */
+  bind(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch {
+    checkBatch(this, phi, obs, n, actions);
+    const b = new GaussianBatch(this);
+    b.load(phi, obs, actions, n);
+    return b;
   }
 
   sample(
@@ -103,9 +230,9 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     out = new Float64Array(n * this.actionSize),
   ): Float64Array {
     checkBatch(this, phi, obs, n);
-    const mu = this.net.forward(this.prepare(phi), obs, n, this.ws);
-    for (let i = 0; i < n * this.actionSize; i++)
-      out[i] = mu[i] + this.sigma[i % this.actionSize] * rng.normal();
+    const mu = this.ev.load(phi, obs, EMPTY, n);
+    const { sigma } = this.ev;
+    for (let i = 0; i < n * this.actionSize; i++) out[i] = mu[i] + sigma[i % this.actionSize] * rng.normal();
     return out;
   }
 
@@ -118,12 +245,13 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
   ): Float64Array {
     checkBatch(this, phi, obs, n, actions);
     const K = this.actionSize;
-    const mu = this.net.forward(this.prepare(phi), obs, n, this.ws);
+    const mu = this.ev.load(phi, obs, actions, n);
+    const { sigma, logSigma } = this.ev;
     for (let r = 0; r < n; r++) {
       let v = 0;
       for (let j = 0; j < K; j++) {
-        const e = (actions[r * K + j] - mu[r * K + j]) / this.sigma[j];
-        v += -0.5 * e * e - this.logSigma[j] - HALF_LOG_2PI;
+        const e = (actions[r * K + j] - mu[r * K + j]) / sigma[j];
+        v += -0.5 * e * e - logSigma[j] - HALF_LOG_2PI;
       }
       out[r] = v;
     }
@@ -140,27 +268,11 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
   ): void {
     checkBatch(this, phi, obs, n, actions);
     checkVector("out", out, this.nParams);
-    const K = this.actionSize;
-    const theta = this.prepare(phi);
-    const mu = this.net.forward(theta, obs, n, this.ws);
-    this.grad = grow(this.grad, n * K);
-    const w = weights ?? undefined;
-    const loss = gaussianLogProbLoss(mu, actions, this.sigma, n, K, w, this.grad);
-    this.net.backward(theta, this.ws, loss.grad, this.learnLogStd ? out.subarray(0, this.netParams) : out);
-    if (!this.learnLogStd) return;
-    for (let r = 0; r < n; r++) {
-      const wr = w === undefined ? 1 : w[r];
-      for (let j = 0; j < K; j++) {
-        const e = (actions[r * K + j] - mu[r * K + j]) / this.sigma[j];
-        out[this.netParams + j] += wr * (e * e - 1);
-      }
-    }
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreSum(weights, out);
   }
 
-  /**
-   * μ̇ = (∂μ/∂φ_net)·u_net by one jvp; per row Σ_j e_j/σ_j · μ̇_j (+ Σ_j (e_j² − 1) u_ℓj when ℓ is learned).
-   * jvp writes only the tangent buffers of the workspace, so μ (the forward output view) stays valid.
-   */
+  /** See GaussianBatch.scoreDot: one forward and one jvp for the whole batch. */
   scoreDot(
     phi: Float64Array,
     obs: Float64Array,
@@ -172,22 +284,8 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     checkBatch(this, phi, obs, n, actions);
     checkVector("u", u, this.nParams);
     checkRowsOut(out, n);
-    const K = this.actionSize;
-    const nNet = this.netParams;
-    const { sigma, learnLogStd } = this;
-    const theta = this.prepare(phi);
-    const mu = this.net.forward(theta, obs, n, this.ws);
-    const muDot = this.net.jvp(theta, this.ws, learnLogStd ? u.subarray(0, nNet) : u);
-    for (let r = 0; r < n; r++) {
-      let x = 0;
-      for (let j = 0; j < K; j++) {
-        const i = r * K + j;
-        const e = (actions[i] - mu[i]) / sigma[j];
-        x += (e / sigma[j]) * muDot[i];
-        if (learnLogStd) x += (e * e - 1) * u[nNet + j];
-      }
-      out[r] = x;
-    }
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreDot(u, out);
     return out;
   }
 
@@ -203,36 +301,106 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     checkBatch(this, phi, obs, n, actions);
     checkVector("v", v, this.nParams);
     checkVector("out", out, this.nParams);
-    const K = this.actionSize;
-    const nNet = this.netParams;
-    const theta = this.prepare(phi);
-    const mu = this.net.forward(theta, obs, n, this.ws);
-    this.grad = grow(this.grad, n * K);
-    const w = weights ?? undefined;
-    const loss = gaussianLogProbLoss(mu, actions, this.sigma, n, K, w, this.grad);
-    if (!this.learnLogStd) {
-      this.net.hvp(theta, this.ws, v, loss.grad, loss.hess, out);
-      return;
+    this.ev.load(phi, obs, actions, n);
+    this.ev.hessianVectorSum(weights, v, out);
+  }
+}
+
+/**
+ * A CategoricalMlpPolicy evaluated on one batch: one forward pass (the logits) in its own workspace and the
+ * products that reuse it (as GaussianBatch).
+ */
+class CategoricalBatch implements BoundBatch {
+  n = 0;
+  /** Unnormalised softmax of one row, written by `softmaxRow`. */
+  readonly row: Float64Array;
+  private readonly ws: MlpWorkspace;
+  private grad: Float64Array = EMPTY;
+  private probs: Float64Array = EMPTY;
+  private phi: Float64Array = EMPTY;
+  /** Logits (n × K), the workspace's output view. */
+  private logits: Float64Array = EMPTY;
+  private actions: Float64Array = EMPTY;
+
+  constructor(private readonly p: CategoricalMlpPolicy) {
+    this.ws = p.net.workspace();
+    this.row = new Float64Array(p.nActions);
+  }
+
+  /** logits = MLP(obs); returns them. Arguments already checked. */
+  load(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): Float64Array {
+    this.phi = phi;
+    this.logits = this.p.net.forward(phi, obs, n, this.ws);
+    this.actions = actions;
+    this.n = n;
+    return this.logits;
+  }
+
+  /** Unnormalised softmax of logits row r into `row`; returns log Σ exp. */
+  softmaxRow(r: number): number {
+    const { logits, row } = this;
+    const K = this.p.nActions;
+    const o = r * K;
+    let m = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < K; j++) if (logits[o + j] > m) m = logits[o + j];
+    let z = 0;
+    for (let j = 0; j < K; j++) {
+      row[j] = Math.exp(logits[o + j] - m);
+      z += row[j];
     }
-    const { sigma } = this;
-    const baseHess = loss.hess;
-    if (typeof baseHess !== "function") throw new Error("gaussianLogProbLoss returned a matrix Hessian");
-    // r = J v_net (from the R-forward pass). Adds the cross term to R{∂L/∂μ} and, while the rows are at
-    // hand, the ℓ-block of H v: Σ_r w (−2 e/σ · r − 2 e² v_ℓ).
-    const hOut: OutputHessian = (rv, hr, rows, k) => {
-      baseHess(rv, hr, rows, k);
-      for (let r = 0; r < rows; r++) {
-        const wr = w === undefined ? 1 : w[r];
-        for (let j = 0; j < k; j++) {
-          const i = r * k + j;
-          const e = (actions[i] - mu[i]) / sigma[j];
-          const vl = v[nNet + j];
-          hr[i] -= (2 * wr * e * vl) / sigma[j];
-          out[nNet + j] -= 2 * wr * e * (rv[i] / sigma[j] + e * vl);
-        }
+    return m + Math.log(z);
+  }
+
+  private loss(weights: Weights) {
+    const K = this.p.nActions;
+    const n = this.n;
+    this.grad = grow(this.grad, n * K);
+    this.probs = grow(this.probs, n * K);
+    return categoricalLogProbLoss(
+      this.logits,
+      this.actions,
+      n,
+      K,
+      weights ?? undefined,
+      this.grad,
+      this.probs,
+    );
+  }
+
+  scoreSum(weights: Weights, out: Float64Array): void {
+    checkVector("out", out, this.p.nParams);
+    const loss = this.loss(weights);
+    this.p.net.backward(this.phi, this.ws, loss.grad, out);
+  }
+
+  /** ż = (∂logits/∂φ)·u by one jvp; per row ż_a − Σ_b π_b ż_b. */
+  scoreDot(u: Float64Array, out: Float64Array): void {
+    const { n, actions, row } = this;
+    checkVector("u", u, this.p.nParams);
+    checkRowsOut(out, n);
+    const K = this.p.nActions;
+    const zDot = this.p.net.jvp(this.phi, this.ws, u);
+    for (let r = 0; r < n; r++) {
+      const a = actions[r];
+      if (!Number.isInteger(a) || a < 0 || a >= K)
+        throw new RangeError(`actions[${r}] must be in 0..${K - 1}, got ${a}`);
+      this.softmaxRow(r);
+      const o = r * K;
+      let z = 0;
+      let pz = 0;
+      for (let b = 0; b < K; b++) {
+        z += row[b];
+        pz += row[b] * zDot[o + b];
       }
-    };
-    this.net.hvp(theta, this.ws, v.subarray(0, nNet), loss.grad, hOut, out.subarray(0, nNet));
+      out[r] = zDot[o + a] - pz / z;
+    }
+  }
+
+  hessianVectorSum(weights: Weights, v: Float64Array, out: Float64Array): void {
+    checkVector("v", v, this.p.nParams);
+    checkVector("out", out, this.p.nParams);
+    const loss = this.loss(weights);
+    this.p.net.hvp(this.phi, this.ws, v, loss.grad, loss.hess, out);
   }
 }
 
@@ -244,45 +412,37 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
   readonly actionSize = 1;
   readonly nActions: number;
   readonly discrete = true;
-  private readonly ws: MlpWorkspace;
-  private readonly row: Float64Array;
-  private grad: Float64Array = new Float64Array(0);
-  private probs: Float64Array = new Float64Array(0);
+  /** The unbound methods' evaluator (this instance's workspace and scratch). */
+  private readonly ev: CategoricalBatch;
 
   constructor(spec: MlpSpec) {
     this.net = new Mlp(spec);
-    this.ws = this.net.workspace();
     this.nParams = this.net.nParams;
     this.obsSize = this.net.inSize;
     this.nActions = this.net.outSize;
     if (this.nActions < 2) throw new RangeError(`a categorical policy needs ≥ 2 actions`);
-    this.row = new Float64Array(this.nActions);
+    this.ev = new CategoricalBatch(this);
   }
 
   init(rng: Rng, options: InitOptions = {}): Float64Array {
     return this.net.init(rng, options);
   }
 
-  /** Unnormalised softmax of logits row r into `row`; returns log Σ exp. */
-  private softmaxRow(logits: Float64Array, r: number): number {
-    const K = this.nActions;
-    const o = r * K;
-    let m = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < K; j++) if (logits[o + j] > m) m = logits[o + j];
-    let z = 0;
-    for (let j = 0; j < K; j++) {
-      this.row[j] = Math.exp(logits[o + j] - m);
-      z += this.row[j];
-    }
-    return m + Math.log(z);
+  /** One forward pass on the batch, in a workspace of its own; see BoundBatch. */
+  bind(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch {
+    checkBatch(this, phi, obs, n, actions);
+    const b = new CategoricalBatch(this);
+    b.load(phi, obs, actions, n);
+    return b;
   }
 
   sample(phi: Float64Array, obs: Float64Array, n: number, rng: Rng, out = new Float64Array(n)): Float64Array {
     checkBatch(this, phi, obs, n);
-    const logits = this.net.forward(phi, obs, n, this.ws);
+    const ev = this.ev;
+    ev.load(phi, obs, EMPTY, n);
     for (let r = 0; r < n; r++) {
-      this.softmaxRow(logits, r);
-      out[r] = rng.categorical(this.row, 0, this.nActions);
+      ev.softmaxRow(r);
+      out[r] = rng.categorical(ev.row, 0, this.nActions);
     }
     return out;
   }
@@ -296,22 +456,14 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
   ): Float64Array {
     checkBatch(this, phi, obs, n, actions);
     const K = this.nActions;
-    const logits = this.net.forward(phi, obs, n, this.ws);
+    const logits = this.ev.load(phi, obs, actions, n);
     for (let r = 0; r < n; r++) {
       const a = actions[r];
       if (!Number.isInteger(a) || a < 0 || a >= K)
         throw new RangeError(`actions[${r}] must be in 0..${K - 1}, got ${a}`);
-      out[r] = logits[r * K + a] - this.softmaxRow(logits, r);
+      out[r] = logits[r * K + a] - this.ev.softmaxRow(r);
     }
     return out;
-  }
-
-  private loss(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number, weights: Weights) {
-    const K = this.nActions;
-    const logits = this.net.forward(phi, obs, n, this.ws);
-    this.grad = grow(this.grad, n * K);
-    this.probs = grow(this.probs, n * K);
-    return categoricalLogProbLoss(logits, actions, n, K, weights ?? undefined, this.grad, this.probs);
   }
 
   scoreSum(
@@ -324,11 +476,11 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
   ): void {
     checkBatch(this, phi, obs, n, actions);
     checkVector("out", out, this.nParams);
-    const loss = this.loss(phi, obs, actions, n, weights);
-    this.net.backward(phi, this.ws, loss.grad, out);
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreSum(weights, out);
   }
 
-  /** ż = (∂logits/∂φ)·u by one jvp; per row ż_a − Σ_b π_b ż_b. */
+  /** See CategoricalBatch.scoreDot: one forward and one jvp for the whole batch. */
   scoreDot(
     phi: Float64Array,
     obs: Float64Array,
@@ -340,23 +492,8 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
     checkBatch(this, phi, obs, n, actions);
     checkVector("u", u, this.nParams);
     checkRowsOut(out, n);
-    const K = this.nActions;
-    const logits = this.net.forward(phi, obs, n, this.ws);
-    const zDot = this.net.jvp(phi, this.ws, u);
-    for (let r = 0; r < n; r++) {
-      const a = actions[r];
-      if (!Number.isInteger(a) || a < 0 || a >= K)
-        throw new RangeError(`actions[${r}] must be in 0..${K - 1}, got ${a}`);
-      this.softmaxRow(logits, r);
-      const o = r * K;
-      let z = 0;
-      let pz = 0;
-      for (let b = 0; b < K; b++) {
-        z += this.row[b];
-        pz += this.row[b] * zDot[o + b];
-      }
-      out[r] = zDot[o + a] - pz / z;
-    }
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreDot(u, out);
     return out;
   }
 
@@ -372,7 +509,7 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
     checkBatch(this, phi, obs, n, actions);
     checkVector("v", v, this.nParams);
     checkVector("out", out, this.nParams);
-    const loss = this.loss(phi, obs, actions, n, weights);
-    this.net.hvp(phi, this.ws, v, loss.grad, loss.hess, out);
+    this.ev.load(phi, obs, actions, n);
+    this.ev.hessianVectorSum(weights, v, out);
   }
 }

@@ -11,7 +11,9 @@
  *   undefined meaning all ones;
  * - `scoreDot` is the per-sample directional derivative ∇_φ log π(a_i|s_i) · u, WRITTEN (not added) into
  *   out[i], without forming the per-sample scores;
- * - implementations keep scratch buffers between calls: one instance is not re-entrant (one per worker).
+ * - implementations keep scratch buffers between calls: one instance is not re-entrant (one per worker);
+ * - many products on one fixed batch at one fixed φ (Krylov iterations) go through `bindBatch`, which lets a
+ *   policy with an expensive forward pass (the MLPs) run it once and reuse it for every product.
  *
  * Implemented here: `TabularSoftmaxPolicy` and `LinearGaussianPolicyAdapter`; the MLP families are in
  * mlp-policies.ts.
@@ -21,6 +23,18 @@ import type { Rng } from "../math/rng.ts";
 import { logSumExp } from "../math/softmax.ts";
 
 export type Weights = ArrayLike<number> | null | undefined;
+
+/**
+ * A policy evaluated once on a fixed batch at fixed φ; products reuse that forward pass. The caller must not
+ * change phi, obs or actions while the bound batch is in use. Same semantics as the policy's methods of the
+ * same name (scoreDot WRITES out[0..n); scoreSum and hessianVectorSum ADD). Not re-entrant.
+ */
+export interface BoundBatch {
+  readonly n: number;
+  scoreDot(u: Float64Array, out: Float64Array): void;
+  scoreSum(weights: Weights, out: Float64Array): void;
+  hessianVectorSum(weights: Weights, v: Float64Array, out: Float64Array): void;
+}
 
 export interface DifferentiablePolicy {
   readonly nParams: number;
@@ -65,6 +79,38 @@ export interface DifferentiablePolicy {
     v: Float64Array,
     out: Float64Array,
   ): void;
+  /**
+   * Optional: a BoundBatch with its own buffers (independent of this instance's), for policies whose
+   * per-call work on a batch (a forward pass) can be done once. Use through `bindBatch`.
+   */
+  bind?(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch;
+}
+
+/**
+ * The batch (phi, obs, actions, n) bound once: `policy.bind` when the policy has it, else a wrapper that
+ * forwards to the unbound methods (no saving, same results). Arguments are checked here, once.
+ */
+export function bindBatch(
+  policy: DifferentiablePolicy,
+  phi: Float64Array,
+  obs: Float64Array,
+  actions: Float64Array,
+  n: number,
+): BoundBatch {
+  if (policy.bind !== undefined) return policy.bind(phi, obs, actions, n);
+  checkBatch(policy, phi, obs, n, actions);
+  return {
+    n,
+    scoreDot(u, out) {
+      policy.scoreDot(phi, obs, actions, n, u, out);
+    },
+    scoreSum(weights, out) {
+      policy.scoreSum(phi, obs, actions, n, weights, out);
+    },
+    hessianVectorSum(weights, v, out) {
+      policy.hessianVectorSum(phi, obs, actions, n, weights, v, out);
+    },
+  };
 }
 
 /** Shared argument checks: a wrong length here would otherwise read past a row silently. */

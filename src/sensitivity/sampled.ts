@@ -33,7 +33,12 @@ import type { InitialStateSampler } from "../inner/actor-critic.ts";
 import { type KrylovResult, type LinearOperator, solveLinear } from "../math/krylov.ts";
 import { Lu } from "../math/linalg.ts";
 import type { Rng } from "../math/rng.ts";
-import { type DifferentiablePolicy, TabularSoftmaxPolicy } from "../policies/policy.ts";
+import {
+  type BoundBatch,
+  bindBatch,
+  type DifferentiablePolicy,
+  TabularSoftmaxPolicy,
+} from "../policies/policy.ts";
 
 export const SampledTheorem1ConfigSchema = z.object({
   samples: z
@@ -324,6 +329,8 @@ export class SampledTheorem1 {
   private readonly wt: Float64Array;
   private readonly acc: Float64Array;
   private readonly base: CrossFitBaseline | null;
+  /** The policy evaluated once on the batch: every product reuses that forward pass. */
+  private readonly bound: BoundBatch;
   private readonly tmp: Float64Array;
 
   constructor(
@@ -432,6 +439,7 @@ export class SampledTheorem1 {
     this.wt = new Float64Array(n);
     this.acc = new Float64Array(n);
     this.tmp = new Float64Array(n);
+    this.bound = bindBatch(policy, phi, batch.obs, batch.actions, n);
 
     const states = options.states ?? (policy instanceof TabularSoftmaxPolicy ? policy.S : undefined);
     const want = options.criticBaseline ?? "auto";
@@ -475,8 +483,7 @@ export class SampledTheorem1 {
 
   /** g_k · x for every sample. */
   private scoreDots(x: Float64Array, out: Float64Array): void {
-    const B = this.batch;
-    this.policy.scoreDot(this.phi, B.obs, B.actions, B.n, x, out);
+    this.bound.scoreDot(x, out);
   }
 
   /** out = J_φ u. */
@@ -521,10 +528,10 @@ export class SampledTheorem1 {
 
   /** out = scale · (Σ Ã_k ∇²log π_k x + Σ c_k g_k). */
   private finishPhi(x: Float64Array, c: Float64Array, out: Float64Array): void {
-    const { policy, phi, batch: B, scale } = this;
+    const { bound, scale } = this;
     out.fill(0);
-    policy.hessianVectorSum(phi, B.obs, B.actions, B.n, this.advantage, x, out);
-    policy.scoreSum(phi, B.obs, B.actions, B.n, c, out);
+    bound.hessianVectorSum(this.advantage, x, out);
+    bound.scoreSum(c, out);
     for (let i = 0; i < out.length; i++) out[i] *= scale;
   }
 
@@ -551,7 +558,7 @@ export class SampledTheorem1 {
       }
     }
     out.fill(0);
-    this.policy.scoreSum(this.phi, B.obs, B.actions, n, c, out);
+    this.bound.scoreSum(c, out);
     for (let i = 0; i < out.length; i++) out[i] *= this.scale;
   }
 
@@ -584,8 +591,7 @@ export class SampledTheorem1 {
   /** The sampled in-sim policy gradient φ̂ itself (how stationary φ is on this batch). */
   policyGradient(): Float64Array {
     const out = new Float64Array(this.nPhi);
-    const B = this.batch;
-    this.policy.scoreSum(this.phi, B.obs, B.actions, B.n, this.advantage, out);
+    this.bound.scoreSum(this.advantage, out);
     for (let i = 0; i < out.length; i++) out[i] *= this.scale;
     return out;
   }

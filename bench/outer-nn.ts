@@ -5,7 +5,7 @@
  *
  * The iteration is the body of `runGeneralBilevel` (src/outer/bilevel-general.ts), unrolled to time each
  * phase: warm-started actor-critic (a fixed 50 actor updates, gradTol 0), 20 × 50 real REINFORCE, sampled
- * Theorem 1 on 4000 in-sim samples, one damped GMRES solve (λ = 0.1, ≤ 30 iterations), the θ step.
+ * Theorem 1 on 4000 in-sim samples, one damped GMRES solve (λ = 1 as in paper-continuous-nn, ≤ 30 iterations), the θ step.
  * One untimed warm-up iteration first (JIT, and the policy and critic the next inner solve starts from).
  *
  *   npx tsx bench/outer-nn.ts [--repeats K]   (K = 5 by default; the medians over the K iterations)
@@ -81,7 +81,7 @@ const policy = new GaussianMlpPolicy(
 
 const cfg = GeneralBilevelConfigSchema.parse({
   inner: { temperature: 0, gamma, maxIterations: 50, gradTol: 0, walkers: 16, steps: 32 },
-  sensitivity: { samples: 4000, damping: 0.1, maxIterations: 30 },
+  sensitivity: { samples: 4000, damping: 1, maxIterations: 30 },
   realTrajectories: 20,
   realHorizon: 50,
   // Adam, small steps: the timed iterations stay near the start (SGA on this noisy gradient can make A unstable).
@@ -103,6 +103,7 @@ interface Timing {
   sensitivity: number;
   krylov: number;
   krylovIterations: number;
+  krylovResidual: number;
   innerIterations: number;
 }
 
@@ -156,6 +157,7 @@ function outerIteration(it: number): Timing {
     sensitivity: (t3 - t2) / 1000,
     krylov: (t4 - t3) / 1000,
     krylovIterations: og.solve.iterations,
+    krylovResidual: og.solve.relativeResidual,
     innerIterations: inner.iterations,
   };
 }
@@ -178,6 +180,7 @@ console.log(
       krylov: med("krylov"),
     },
     krylovIterations: med("krylovIterations"),
+    krylovResidual: med("krylovResidual"),
     innerIterations: med("innerIterations"),
     secondsPerIteration: runs.map((r) => r.total),
     maxRssKiB: process.resourceUsage().maxRSS,

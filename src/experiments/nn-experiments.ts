@@ -76,18 +76,17 @@ interface NamedNnExperiment {
 export const NN_EXPERIMENTS: Record<string, NamedNnExperiment> = {
   "paper-continuous-nn": {
     description:
-      "Bi-level paper §5 continuous example with a 2×32 tanh MLP policy (fixed std 0.3) and a 2×32 MLP critic through the general engine: actor-critic inner solver, sampled Theorem 1 with Krylov IFT, REINFORCE real gradients from 100 × 40 real steps, Adam 0.05; 5 trials from θ ~ U(0, 1)⁴",
+      "Bi-level paper §5 continuous example with a 2×32 tanh MLP policy (fixed std 0.3) and a 2×32 MLP critic through the general engine: actor-critic inner solver, sampled Theorem 1 with Krylov IFT, REINFORCE real gradients from 200 × 40 real steps, adam-norm 0.05; 5 trials from θ ~ U(0, 1)⁴",
     problem: paperContinuousProblem,
     spec: {
       experiment: "paper-continuous-nn",
       bilevel: {
         inner: { temperature: 0, gamma: 0.9, actorLr: 0.01, maxIterations: 100 },
         sensitivity: { samples: 4000, damping: 1, maxIterations: 50 },
-        realTrajectories: 100,
+        realTrajectories: 200,
         realHorizon: 40,
-        optimizer: "adam",
+        optimizer: "adam-norm",
         stepSize: 0.05,
-        stepDecay: 50,
       },
     },
   },

@@ -1,0 +1,77 @@
+/**
+ * The public surface of sim2real. Everything else under src/ is internal and may change.
+ *
+ * Where things live: Theorem 1 of the bi-level paper — exact tabular (sensitivity/tabular-exact.ts),
+ * sampled tabular (sensitivity/tabular-sampled.ts), sampled and Hessian-free for any differentiable
+ * policy and model (sensitivity/sampled.ts); Algorithm 1 — outer/bilevel.ts (tabular),
+ * outer/bilevel-linear-gaussian.ts, outer/bilevel-general.ts (neural networks).
+ */
+
+// Problems and simulators.
+export type { LinearGaussianProblem } from "./envs/linear-gaussian.ts";
+export { loadAnyProblem } from "./envs/linear-gaussian-problem.ts";
+export {
+  GaussianMeanModel,
+  linearGaussianModel,
+  type ParametricModel,
+  tabularModel,
+} from "./envs/parametric-model.ts";
+export type { TabularMDP, TabularProblem } from "./envs/tabular.ts";
+export { problemSimulator, thetaFromMDP } from "./envs/tabular.ts";
+export { parseTabularProblem } from "./envs/tabular-problem.ts";
+export {
+  aggregatedStatesProblem,
+  doubleIntegratorProblem,
+  paperContinuousProblem,
+  paperDiscreteProblem,
+} from "./experiments/problems.ts";
+// Inner solvers.
+export { ActorCriticConfigSchema, trainActorCritic } from "./inner/actor-critic.ts";
+export { maximizeExpectedReturn } from "./inner/linear-gaussian-exact.ts";
+export { discountedLqr } from "./inner/lqr.ts";
+export { softPolicyIteration } from "./inner/soft-policy-iteration.ts";
+// Matrix-free solvers for the implicit-function step.
+export { bicgstab, conjugateGradient, gmres, type LinearOperator, solveLinear } from "./math/krylov.ts";
+// Randomness: one seed, independent streams, passed in explicitly.
+export { Rng } from "./math/rng.ts";
+// Networks and optimisers.
+export { type Activation, Adam, Mlp, type MlpSpec } from "./nn/index.ts";
+// Outer level: bi-level adaptation and the classical alternatives.
+export { BilevelConfigSchema, type MetricsCallback, runBilevel } from "./outer/bilevel.ts";
+export {
+  GeneralBilevelConfigSchema,
+  ModelRealSystem,
+  type RealSystem,
+  reinforcePolicyGradient,
+  rolloutModel,
+  runGeneralBilevel,
+} from "./outer/bilevel-general.ts";
+export { LinearBilevelConfigSchema, runLinearBilevel } from "./outer/bilevel-linear-gaussian.ts";
+export { runDomainRandomisationLinear, runDomainRandomisationTabular } from "./outer/domain-randomisation.ts";
+export { runHybridLinear, runHybridTabular } from "./outer/hybrid.ts";
+export { runSysIdLinear, runSysIdTabular } from "./outer/system-identification.ts";
+export { runZerothOrderLinear, runZerothOrderTabular } from "./outer/zeroth-order.ts";
+// Policies.
+export { CategoricalMlpPolicy, GaussianMlpPolicy } from "./policies/mlp-policies.ts";
+export {
+  type BoundBatch,
+  bindBatch,
+  type DifferentiablePolicy,
+  LinearGaussianPolicyAdapter,
+  TabularSoftmaxPolicy,
+} from "./policies/policy.ts";
+// Sensitivities (Theorem 1).
+export {
+  SampledTheorem1,
+  SampledTheorem1ConfigSchema,
+  sampledOuterGradient,
+  sampleSegments,
+  type ValueFunction,
+} from "./sensitivity/sampled.ts";
+export {
+  adjointOuterGradient,
+  closedFormSensitivity,
+  iftSensitivity,
+  theorem1Terms,
+} from "./sensitivity/tabular-exact.ts";
+export { sampledTheorem1 } from "./sensitivity/tabular-sampled.ts";

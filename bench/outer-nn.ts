@@ -4,9 +4,11 @@
  * this case's; `bench/run.ts` runs it as a child process and parses the single JSON line it prints.
  *
  * The iteration is the body of `runGeneralBilevel` (src/outer/bilevel-general.ts), unrolled to time each
- * phase: warm-started actor-critic (a fixed 50 actor updates, gradTol 0), 20 × 50 real REINFORCE, sampled
- * Theorem 1 on 4000 in-sim samples, one damped GMRES solve (λ = 1 as in paper-continuous-nn, ≤ 30 iterations), the θ step.
- * One untimed warm-up iteration first (JIT, and the policy and critic the next inner solve starts from).
+ * phase, with the paper-continuous-nn settings: warm-started actor-critic (a fixed 50 actor updates,
+ * gradTol 0), 200 × 40 real REINFORCE, sampled Theorem 1 on 4000 in-sim samples, one damped GMRES solve
+ * (λ = 1, ≤ 50 iterations), the adam-norm θ step. Untimed first: 1500 actor updates from scratch (a run's
+ * first inner solve) and one warm-up iteration (JIT, and the policy and critic the next inner solve
+ * starts from).
  *
  *   npx tsx bench/outer-nn.ts [--repeats K]   (K = 5 by default; the medians over the K iterations)
  */
@@ -79,22 +81,32 @@ const policy = new GaussianMlpPolicy(
   { logStd: Math.log(0.3) },
 );
 
+// The paper-continuous-nn settings (src/experiments/nn-experiments.ts), with a fixed inner budget.
 const cfg = GeneralBilevelConfigSchema.parse({
-  inner: { temperature: 0, gamma, maxIterations: 50, gradTol: 0, walkers: 16, steps: 32 },
-  sensitivity: { samples: 4000, damping: 1, maxIterations: 30 },
-  realTrajectories: 20,
-  realHorizon: 50,
-  // Adam, small steps: the timed iterations stay near the start (SGA on this noisy gradient can make A unstable).
-  optimizer: "adam",
-  stepSize: 1e-3,
+  inner: { temperature: 0, gamma, maxIterations: 50, gradTol: 0, walkers: 16, steps: 32, actorLr: 0.01 },
+  sensitivity: { samples: 4000, damping: 1, maxIterations: 50 },
+  realTrajectories: 200,
+  realHorizon: 40,
+  optimizer: "adam-norm",
+  stepSize: 0.05,
 });
 
 const rng = Rng.fromSeed(0);
 const realRng = rng.split();
 const theta = thetaFromParams(n, m, problem.simulator);
 const step = makeAscent(cfg.optimizer, cfg.stepSize, cfg.stepDecay, theta);
-let phi = policy.init(rng);
-let criticParams: Float64Array | undefined;
+// As in a real run, the timed iterations start from a policy already trained in simulation (an
+// untrained policy is far from stationary, −J_φ is then indefinite and the Krylov solve slows down).
+const pre = trainActorCritic(
+  model,
+  policy,
+  theta,
+  initialState,
+  { ...cfg.inner, maxIterations: 1500, initPhi: policy.init(rng, { outputGain: 0.1 }) },
+  rng,
+);
+let phi = pre.phi;
+let criticParams: Float64Array | undefined = pre.criticParams;
 
 interface Timing {
   total: number;

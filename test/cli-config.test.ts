@@ -1,6 +1,9 @@
 /** `sim2real config`: resolved defaults with documentation, checked against the experiment resolvers. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { resolveLinearExperiment } from "../src/experiments/linear-gaussian-experiments.ts";
 import { resolveExperiment } from "../src/experiments/tabular-experiments.ts";
@@ -30,4 +33,52 @@ test("config text output documents every field; unknown experiment exits 2", () 
   assert.equal(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /^sim2real: unknown experiment 'no-such-experiment'/, bad.stderr);
   assert.ok(!bad.stderr.includes("    at "), bad.stderr);
+});
+
+test("config files: YAML and JSON layer between the named spec and the flags; unknown fields, bad syntax and missing files exit 2", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sim2real-config-"));
+  const yml = join(dir, "exp.yaml");
+  writeFileSync(yml, "trials: 2\nbilevel:\n  stepSize: 0.3\n");
+  const r = cli("config", "paper-discrete", "--json", "--config", yml);
+  assert.equal(r.status, 0, r.stderr);
+  const spec = JSON.parse(r.stdout);
+  assert.equal(spec.trials, 2, r.stdout);
+  assert.equal(spec.bilevel.stepSize, 0.3, r.stdout);
+  assert.deepEqual(
+    spec,
+    resolveExperiment("paper-discrete", {}, { trials: 2, bilevel: { stepSize: 0.3 } }).spec,
+  );
+  // Nested objects merge key by key: the file changes one inner field, the named spec keeps the rest.
+  const js = join(dir, "nn.json");
+  writeFileSync(js, JSON.stringify({ bilevel: { inner: { actorLr: 0.02 } } }));
+  const nn = cli("config", "paper-continuous-nn", "--json", "--config", js);
+  assert.equal(nn.status, 0, nn.stderr);
+  const nnSpec = JSON.parse(nn.stdout);
+  assert.equal(nnSpec.bilevel.inner.actorLr, 0.02, nn.stdout);
+  assert.equal(nnSpec.bilevel.inner.temperature, 0, "the named spec's other inner fields stay");
+  // Flags win over the file.
+  const layered = resolveExperiment(
+    "paper-discrete",
+    { trials: 1, bilevel: { stepSize: 0.05 } },
+    { trials: 2, bilevel: { stepSize: 0.3, iterations: 7 } },
+  ).spec;
+  assert.deepEqual([layered.trials, layered.bilevel.stepSize, layered.bilevel.iterations], [1, 0.05, 7]);
+  const cases: [string, string, RegExp][] = [
+    ["typo.yaml", "bilevel:\n  stepsize: 0.3\n", /bilevel\.stepsize: unknown field/],
+    ["bad.json", "{bad", /is not valid JSON/],
+    ["bad.yaml", "a: [1, 2\n", /is not valid YAML/],
+    ["neg.yaml", "trials: -1\n", /trials: /],
+    ["list.yaml", "- 1\n- 2\n", /must hold an object/],
+  ];
+  for (const [name, text, re] of cases) {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    const bad = cli("config", "paper-discrete", "--config", f);
+    assert.equal(bad.status, 2, `${name}: ${bad.stderr}`);
+    assert.match(bad.stderr, re, `${name}: ${bad.stderr}`);
+    assert.ok(!bad.stderr.includes("    at "), `${name}: no stack trace: ${bad.stderr}`);
+  }
+  const missing = cli("config", "paper-discrete", "--config", join(dir, "nope.yaml"));
+  assert.equal(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /cannot read config file .*nope\.yaml: ENOENT/, missing.stderr);
 });

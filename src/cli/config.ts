@@ -3,7 +3,9 @@ import type { z } from "zod";
 import { InputError } from "../common/errors.ts";
 import { LINEAR_EXPERIMENTS, LinearExperimentSchema } from "../experiments/linear-gaussian-experiments.ts";
 import { NN_EXPERIMENTS, NnExperimentSchema } from "../experiments/nn-experiments.ts";
+import { resolveSpec } from "../experiments/resolve.ts";
 import { TABULAR_EXPERIMENTS, TabularExperimentSchema } from "../experiments/tabular-experiments.ts";
+import { readConfigFile } from "./config-file.ts";
 
 interface Described {
   description?: string;
@@ -35,21 +37,22 @@ function lines(schema: Described, value: Record<string, unknown>, indent: string
   return out;
 }
 
-export function configCommand(name: string, o: { json?: boolean }): void {
+export function configCommand(name: string, o: { json?: boolean; config?: string }): void {
+  const file = o.config === undefined ? undefined : readConfigFile(o.config);
   let schema: z.ZodType;
   let spec: unknown;
   let description: string;
   if (TABULAR_EXPERIMENTS[name]) {
     schema = TabularExperimentSchema;
-    spec = TabularExperimentSchema.parse(TABULAR_EXPERIMENTS[name].spec);
+    spec = resolveSpec(TabularExperimentSchema, name, TABULAR_EXPERIMENTS[name].spec, {}, file);
     description = TABULAR_EXPERIMENTS[name].description;
   } else if (LINEAR_EXPERIMENTS[name]) {
     schema = LinearExperimentSchema;
-    spec = LinearExperimentSchema.parse(LINEAR_EXPERIMENTS[name].spec);
+    spec = resolveSpec(LinearExperimentSchema, name, LINEAR_EXPERIMENTS[name].spec, {}, file);
     description = LINEAR_EXPERIMENTS[name].description;
   } else if (NN_EXPERIMENTS[name]) {
     schema = NnExperimentSchema;
-    spec = NnExperimentSchema.parse(NN_EXPERIMENTS[name].spec);
+    spec = resolveSpec(NnExperimentSchema, name, NN_EXPERIMENTS[name].spec, {}, file);
     description = NN_EXPERIMENTS[name].description;
   } else
     throw new InputError(

@@ -138,6 +138,10 @@ export function buildProgram(): Command {
         "policy-gradient",
       ]),
     )
+    .option(
+      "--config <file>",
+      "JSON or YAML config file (see `sim2real config <experiment>`); flags override it",
+    )
     .option("--quiet", "no progress output")
     // Loaded on demand: the plotting stack (vega, resvg) is only needed by `run`.
     .action(async (experiment, opts) => (await import("./run.ts")).runCommand(experiment, opts));
@@ -174,6 +178,7 @@ export function buildProgram(): Command {
     .description("Print a named experiment's resolved configuration, every field with its documentation")
     .argument("<experiment>", "experiment name (see `sim2real experiments`)")
     .option("--json", "print the resolved configuration as JSON")
+    .option("--config <file>", "resolve with this JSON or YAML config file (validated; nothing is run)")
     .action(async (experiment, opts) => (await import("./config.ts")).configCommand(experiment, opts));
 
   program

@@ -10,6 +10,7 @@ import {
 } from "../experiments/linear-gaussian-experiments.ts";
 import type { LinearInnerSolver } from "../outer/bilevel-linear-gaussian.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
+import { readConfigFile } from "./config-file.ts";
 import { makeProgress } from "./progress.ts";
 import { type RunOptions, writeReturnPlots } from "./run.ts";
 
@@ -39,12 +40,12 @@ export async function runLinearCommand(name: string, o: RunOptions): Promise<voi
   ] as const)
     if (o[key] !== undefined) bilevel[key] = o[key];
   const inners = o.inner?.split(",").map((s) => s.trim()) as LinearInnerSolver[] | undefined;
-  const { spec, problem } = resolveLinearExperiment(name, {
-    trials: o.trials,
-    seed: o.seed,
-    inners,
-    bilevel,
-  });
+  const file = o.config === undefined ? undefined : readConfigFile(o.config);
+  const { spec, problem } = resolveLinearExperiment(
+    name,
+    { trials: o.trials, seed: o.seed, inners, bilevel },
+    file,
+  );
   const out = o.out ?? join("sim2real-out", name);
   const iters = spec.bilevel.iterations;
   const runs = spec.inners.length * spec.trials;

@@ -9,6 +9,7 @@ import {
   summarizeNnTrial,
 } from "../experiments/nn-experiments.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
+import { readConfigFile } from "./config-file.ts";
 import { makeProgress } from "./progress.ts";
 import { type RunOptions, writeReturnPlots } from "./run.ts";
 
@@ -40,7 +41,8 @@ export async function runNnCommand(name: string, o: RunOptions): Promise<void> {
     "realHorizon",
   ] as const)
     if (o[key] !== undefined) bilevel[key] = o[key];
-  const { spec, problem } = resolveNnExperiment(name, { trials: o.trials, seed: o.seed, bilevel });
+  const file = o.config === undefined ? undefined : readConfigFile(o.config);
+  const { spec, problem } = resolveNnExperiment(name, { trials: o.trials, seed: o.seed, bilevel }, file);
   const out = o.out ?? join("sim2real-out", name);
   const iters = spec.bilevel.iterations;
   const progress = makeProgress(name, spec.trials * (iters + 1), o.quiet ?? false);

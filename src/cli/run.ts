@@ -13,6 +13,7 @@ import {
 import type { IterationRecord } from "../outer/bilevel.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
+import { readConfigFile } from "./config-file.ts";
 import { makeProgress } from "./progress.ts";
 
 export interface RunOptions {
@@ -32,6 +33,8 @@ export interface RunOptions {
   adapt?: string;
   inner?: string;
   lqrSensitivity?: string;
+  /** A JSON or YAML config file (validated by the experiment's schema; flags override it). */
+  config?: string;
   quiet?: boolean;
 }
 
@@ -65,7 +68,8 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
     "adapt",
   ] as const)
     if (o[key] !== undefined) bilevel[key] = o[key];
-  const { spec, problem } = resolveExperiment(name, { trials: o.trials, seed: o.seed, bilevel });
+  const file = o.config === undefined ? undefined : readConfigFile(o.config);
+  const { spec, problem } = resolveExperiment(name, { trials: o.trials, seed: o.seed, bilevel }, file);
   const out = o.out ?? join("sim2real-out", name);
   const iters = spec.bilevel.iterations;
   const progress = makeProgress(name, spec.trials * (iters + 1), o.quiet ?? false);

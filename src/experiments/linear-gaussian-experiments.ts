@@ -97,10 +97,15 @@ export function resolveLinearExperiment(
     inners?: LinearInnerSolver[];
     bilevel?: Record<string, unknown>;
   } = {},
+  /** A config file's contents (between the named spec and the overrides). */
+  file?: unknown,
 ): { spec: LinearExperiment; problem: LinearGaussianProblem } {
   const named = LINEAR_EXPERIMENTS[name];
   if (!named) throw new InputError(`unknown experiment '${name}'`, "experiment");
-  return { spec: resolveSpec(LinearExperimentSchema, name, named.spec, overrides), problem: named.problem() };
+  return {
+    spec: resolveSpec(LinearExperimentSchema, name, named.spec, overrides, file),
+    problem: named.problem(),
+  };
 }
 
 export interface LinearTrialResult {

@@ -99,10 +99,15 @@ export function nnExperimentNames(): string[] {
 export function resolveNnExperiment(
   name: string,
   overrides: { trials?: number; seed?: number; bilevel?: Record<string, unknown> } = {},
+  /** A config file's contents (between the named spec and the overrides). */
+  file?: unknown,
 ): { spec: NnExperiment; problem: LinearGaussianProblem } {
   const named = NN_EXPERIMENTS[name];
   if (!named) throw new InputError(`unknown experiment '${name}'`, "experiment");
-  return { spec: resolveSpec(NnExperimentSchema, name, named.spec, overrides), problem: named.problem() };
+  return {
+    spec: resolveSpec(NnExperimentSchema, name, named.spec, overrides, file),
+    problem: named.problem(),
+  };
 }
 
 export interface NnTrialResult {

@@ -89,6 +89,8 @@ export function experimentNames(): string[] {
 export function resolveExperiment(
   name: string,
   overrides: { trials?: number; seed?: number; bilevel?: Record<string, unknown> } = {},
+  /** A config file's contents (between the named spec and the overrides). */
+  file?: unknown,
 ): { spec: TabularExperiment; problem: TabularProblem } {
   const named = TABULAR_EXPERIMENTS[name];
   if (!named)
@@ -97,7 +99,7 @@ export function resolveExperiment(
       "experiment",
     );
   return {
-    spec: resolveSpec(TabularExperimentSchema, name, named.spec, overrides),
+    spec: resolveSpec(TabularExperimentSchema, name, named.spec, overrides, file),
     problem: named.problem(),
   };
 }

@@ -90,7 +90,7 @@ export async function runNnCommand(name: string, o: RunOptions): Promise<void> {
   await writeReturnPlots(
     out,
     `${name}: normalised real return (MLP policy)`,
-    "normalised return J_real(φ) / J* (J*: best linear policy)",
+    "normalised return J_real(φ) / J*_linear",
     results.map((t) => {
       const ev = t.records.filter((r) => !Number.isNaN(r.normalized));
       return {

@@ -39,6 +39,80 @@ import {
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
+/** A batch evaluator that (re)loads a batch: one forward pass, then the BoundBatch products. */
+interface LoadableBatch extends BoundBatch {
+  load(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): Float64Array;
+}
+
+/**
+ * What both MLP families share: the unbound products are a forward pass into the instance's own
+ * evaluator followed by the bound product, and `bind` is the same in a fresh evaluator.
+ */
+abstract class BatchedMlpPolicy<E extends LoadableBatch> {
+  abstract readonly nParams: number;
+  abstract readonly obsSize: number;
+  abstract readonly actionSize: number;
+  /** The unbound methods' evaluator (this instance's workspace and scratch). */
+  protected abstract readonly ev: E;
+  /** A fresh evaluator with its own workspace and scratch. */
+  protected abstract newBatch(): E;
+
+  /** One forward pass on the batch, in a workspace of its own; see BoundBatch. */
+  bind(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch {
+    checkBatch(this, phi, obs, n, actions);
+    const b = this.newBatch();
+    b.load(phi, obs, actions, n);
+    return b;
+  }
+
+  scoreSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("out", out, this.nParams);
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreSum(weights, out);
+  }
+
+  /** One forward and one jvp for the whole batch (see the evaluators' scoreDot). */
+  scoreDot(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    u: Float64Array,
+    out = new Float64Array(n),
+  ): Float64Array {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("u", u, this.nParams);
+    checkRowsOut(out, n);
+    this.ev.load(phi, obs, actions, n);
+    this.ev.scoreDot(u, out);
+    return out;
+  }
+
+  hessianVectorSum(
+    phi: Float64Array,
+    obs: Float64Array,
+    actions: Float64Array,
+    n: number,
+    weights: Weights,
+    v: Float64Array,
+    out: Float64Array,
+  ): void {
+    checkBatch(this, phi, obs, n, actions);
+    checkVector("v", v, this.nParams);
+    checkVector("out", out, this.nParams);
+    this.ev.load(phi, obs, actions, n);
+    this.ev.hessianVectorSum(weights, v, out);
+  }
+}
+
 const EMPTY = new Float64Array(0);
 
 function grow(buf: Float64Array, len: number): Float64Array {
@@ -176,7 +250,7 @@ class GaussianBatch implements BoundBatch {
  *   ∂²/∂μ_j² = −1/σ_j², ∂²/∂μ_j∂ℓ_j = −2 e_j/σ_j, ∂²/∂ℓ_j² = −2 e_j² (all else zero).
  * The μ–ℓ cross term enters the R-operator as an extra R{∂L/∂μ} = −2 w e/σ · v_ℓ.
  */
-export class GaussianMlpPolicy implements DifferentiablePolicy {
+export class GaussianMlpPolicy extends BatchedMlpPolicy<GaussianBatch> implements DifferentiablePolicy {
   readonly net: Mlp;
   readonly nParams: number;
   /** Number of MLP parameters (the log-std block, when learned, starts here). */
@@ -187,10 +261,10 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
   readonly learnLogStd: boolean;
   /** The fixed log-std, or the initial one when learned. */
   readonly logStd0: Float64Array;
-  /** The unbound methods' evaluator (this instance's workspace and scratch). */
-  private readonly ev: GaussianBatch;
+  protected readonly ev: GaussianBatch;
 
   constructor(spec: MlpSpec, options: GaussianMlpOptions) {
+    super();
     this.net = new Mlp(spec);
     const K = this.net.outSize;
     this.obsSize = this.net.inSize;
@@ -214,12 +288,8 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
     return phi;
   }
 
-  /** One forward pass on the batch, in a workspace of its own; see BoundBatch. */
-  bind(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch {
-    checkBatch(this, phi, obs, n, actions);
-    const b = new GaussianBatch(this);
-    b.load(phi, obs, actions, n);
-    return b;
+  protected newBatch(): GaussianBatch {
+    return new GaussianBatch(this);
   }
 
   sample(
@@ -256,53 +326,6 @@ export class GaussianMlpPolicy implements DifferentiablePolicy {
       out[r] = v;
     }
     return out;
-  }
-
-  scoreSum(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    weights: Weights,
-    out: Float64Array,
-  ): void {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("out", out, this.nParams);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.scoreSum(weights, out);
-  }
-
-  /** See GaussianBatch.scoreDot: one forward and one jvp for the whole batch. */
-  scoreDot(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    u: Float64Array,
-    out = new Float64Array(n),
-  ): Float64Array {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("u", u, this.nParams);
-    checkRowsOut(out, n);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.scoreDot(u, out);
-    return out;
-  }
-
-  hessianVectorSum(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    weights: Weights,
-    v: Float64Array,
-    out: Float64Array,
-  ): void {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("v", v, this.nParams);
-    checkVector("out", out, this.nParams);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.hessianVectorSum(weights, v, out);
   }
 }
 
@@ -405,17 +428,17 @@ class CategoricalBatch implements BoundBatch {
 }
 
 /** a ~ softmax(MLP(s)); φ is the MLP's parameters; actions are indices 0..nActions−1 (actionSize 1). */
-export class CategoricalMlpPolicy implements DifferentiablePolicy {
+export class CategoricalMlpPolicy extends BatchedMlpPolicy<CategoricalBatch> implements DifferentiablePolicy {
   readonly net: Mlp;
   readonly nParams: number;
   readonly obsSize: number;
   readonly actionSize = 1;
   readonly nActions: number;
   readonly discrete = true;
-  /** The unbound methods' evaluator (this instance's workspace and scratch). */
-  private readonly ev: CategoricalBatch;
+  protected readonly ev: CategoricalBatch;
 
   constructor(spec: MlpSpec) {
+    super();
     this.net = new Mlp(spec);
     this.nParams = this.net.nParams;
     this.obsSize = this.net.inSize;
@@ -428,12 +451,8 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
     return this.net.init(rng, options);
   }
 
-  /** One forward pass on the batch, in a workspace of its own; see BoundBatch. */
-  bind(phi: Float64Array, obs: Float64Array, actions: Float64Array, n: number): BoundBatch {
-    checkBatch(this, phi, obs, n, actions);
-    const b = new CategoricalBatch(this);
-    b.load(phi, obs, actions, n);
-    return b;
+  protected newBatch(): CategoricalBatch {
+    return new CategoricalBatch(this);
   }
 
   sample(phi: Float64Array, obs: Float64Array, n: number, rng: Rng, out = new Float64Array(n)): Float64Array {
@@ -464,52 +483,5 @@ export class CategoricalMlpPolicy implements DifferentiablePolicy {
       out[r] = logits[r * K + a] - this.ev.softmaxRow(r);
     }
     return out;
-  }
-
-  scoreSum(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    weights: Weights,
-    out: Float64Array,
-  ): void {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("out", out, this.nParams);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.scoreSum(weights, out);
-  }
-
-  /** See CategoricalBatch.scoreDot: one forward and one jvp for the whole batch. */
-  scoreDot(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    u: Float64Array,
-    out = new Float64Array(n),
-  ): Float64Array {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("u", u, this.nParams);
-    checkRowsOut(out, n);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.scoreDot(u, out);
-    return out;
-  }
-
-  hessianVectorSum(
-    phi: Float64Array,
-    obs: Float64Array,
-    actions: Float64Array,
-    n: number,
-    weights: Weights,
-    v: Float64Array,
-    out: Float64Array,
-  ): void {
-    checkBatch(this, phi, obs, n, actions);
-    checkVector("v", v, this.nParams);
-    checkVector("out", out, this.nParams);
-    this.ev.load(phi, obs, actions, n);
-    this.ev.hessianVectorSum(weights, v, out);
   }
 }

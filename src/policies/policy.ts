@@ -115,7 +115,7 @@ export function bindBatch(
 
 /** Shared argument checks: a wrong length here would otherwise read past a row silently. */
 export function checkBatch(
-  p: DifferentiablePolicy,
+  p: Pick<DifferentiablePolicy, "nParams" | "obsSize" | "actionSize">,
   phi: Float64Array,
   obs: Float64Array,
   n: number,

@@ -27,9 +27,10 @@ import {
   GeneralBilevelConfigSchema,
   ModelRealSystem,
   reinforcePolicyGradient,
+  theorem1At,
 } from "../src/outer/bilevel-general.ts";
 import { GaussianMlpPolicy } from "../src/policies/mlp-policies.ts";
-import { SampledTheorem1, sampledOuterGradient, sampleSegments } from "../src/sensitivity/sampled.ts";
+import { sampledOuterGradient } from "../src/sensitivity/sampled.ts";
 
 const arg = process.argv.indexOf("--repeats");
 const repeats = arg >= 0 ? Number.parseInt(process.argv[arg + 1], 10) : 5;
@@ -136,27 +137,7 @@ function outerIteration(it: number): Timing {
   const batch = real.rollout(policy, phi, cfg.realTrajectories, cfg.realHorizon, realRng);
   const v = reinforcePolicyGradient(policy, phi, batch, gamma, inner.value);
   const t2 = performance.now();
-  const sim = sampleSegments(
-    model,
-    policy,
-    phi,
-    theta,
-    initialState,
-    gamma,
-    cfg.sensitivity.samples,
-    rng,
-    cfg.sensitivity.walkers,
-  );
-  const ops = new SampledTheorem1(
-    model,
-    policy,
-    phi,
-    theta,
-    sim,
-    inner.value,
-    { ...cfg.sensitivity, gamma, temperature: cfg.inner.temperature, states: cfg.inner.critic.states },
-    rng,
-  );
+  const ops = theorem1At({ model, policy, initialState }, cfg, theta, phi, inner.value, rng);
   const t3 = performance.now();
   const og = sampledOuterGradient(ops, v, cfg.sensitivity);
   step(og.grad, it);

@@ -69,3 +69,9 @@ export function makeAscent(
     }
   };
 }
+
+/** θ ← max(θ, lower) entry by entry, in place (no bound where `lower` is absent). The outer methods' one
+ * projection onto the parameter box. */
+export function projectLower(theta: Float64Array, lower?: ArrayLike<number>): void {
+  if (lower) for (let i = 0; i < theta.length; i++) if (theta[i] < lower[i]) theta[i] = lower[i];
+}

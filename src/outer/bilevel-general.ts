@@ -26,7 +26,7 @@ import {
   sampleSegments,
   type ValueFunction,
 } from "../sensitivity/sampled.ts";
-import { AscentSchema, makeAscent } from "./ascent.ts";
+import { AscentSchema, makeAscent, projectLower } from "./ascent.ts";
 import type { MetricsCallback } from "./bilevel.ts";
 
 export const GeneralBilevelConfigSchema = z.object({
@@ -188,6 +188,34 @@ export interface GeneralBilevelRun {
   phi: Float64Array;
 }
 
+/**
+ * Step 3's operators at (θ, φ): fresh in-sim segments under π_φ, then the sampled Theorem-1 operators
+ * with the loop's sensitivity settings and the inner solver's critic.
+ */
+export function theorem1At(
+  problem: Pick<GeneralBilevelProblem, "model" | "policy" | "initialState">,
+  cfg: GeneralBilevelConfig,
+  theta: ArrayLike<number>,
+  phi: Float64Array,
+  value: ValueFunction,
+  rng: Rng,
+): SampledTheorem1 {
+  const { model, policy, initialState } = problem;
+  const gamma = cfg.inner.gamma;
+  const sens = cfg.sensitivity;
+  const sim = sampleSegments(model, policy, phi, theta, initialState, gamma, sens.samples, rng, sens.walkers);
+  return new SampledTheorem1(
+    model,
+    policy,
+    phi,
+    theta,
+    sim,
+    value,
+    { ...sens, gamma, temperature: cfg.inner.temperature, states: cfg.inner.critic.states },
+    rng,
+  );
+}
+
 export function runGeneralBilevel(
   problem: GeneralBilevelProblem,
   theta0: ArrayLike<number>,
@@ -267,27 +295,7 @@ export function runGeneralBilevel(
     }
     const batch = real.rollout(policy, phi, cfg.realTrajectories, cfg.realHorizon, realRng);
     const v = reinforcePolicyGradient(policy, phi, batch, gamma, inner.value);
-    const sim = sampleSegments(
-      model,
-      policy,
-      phi,
-      theta,
-      initialState,
-      gamma,
-      cfg.sensitivity.samples,
-      rng,
-      cfg.sensitivity.walkers,
-    );
-    const ops = new SampledTheorem1(
-      model,
-      policy,
-      phi,
-      theta,
-      sim,
-      inner.value,
-      { ...cfg.sensitivity, gamma, temperature: cfg.inner.temperature, states: cfg.inner.critic.states },
-      rng,
-    );
+    const ops = theorem1At(problem, cfg, theta, phi, inner.value, rng);
     const og = sampledOuterGradient(ops, v, cfg.sensitivity);
     if (!og.grad.every(Number.isFinite)) og.grad.fill(0);
     record.gradNorm = norm(og.grad);
@@ -306,7 +314,7 @@ export function runGeneralBilevel(
       if (f < 1)
         for (let i = 0; i < theta.length; i++) theta[i] = prevTheta[i] + f * (theta[i] - prevTheta[i]);
     }
-    if (problem.lower) for (let i = 0; i < theta.length; i++) theta[i] = Math.max(theta[i], problem.lower[i]);
+    projectLower(theta, problem.lower);
   }
   return { records, theta, phi };
 }

@@ -20,7 +20,7 @@ import {
   lqrPolicyGradientSensitivity,
   lqrRiccatiSensitivity,
 } from "../sensitivity/linear-gaussian.ts";
-import { AscentSchema, makeAscent } from "./ascent.ts";
+import { AscentSchema, makeAscent, projectLower } from "./ascent.ts";
 import type { MetricsCallback } from "./bilevel.ts";
 import { reinforceGradientK } from "./linear-real-gradient.ts";
 import type { ExtraGradient } from "./trace.ts";
@@ -200,7 +200,7 @@ export function runLinearBilevel(
     emit(onMetrics, record);
     const prev = Float64Array.from(theta);
     step(grad, it);
-    project(theta, problem.lower);
+    projectLower(theta, problem.lower);
     // A noisy step can leave the region where the inner problem has a solution (LQR needs a
     // discounted-stabilisable (A, B)): shrink the step towards the previous θ until it has one.
     const proposed = Float64Array.from(theta);
@@ -218,10 +218,6 @@ export function runLinearBilevel(
     }
   }
   return { records, theta };
-}
-
-function project(theta: Float64Array, lower: Float64Array): void {
-  for (let i = 0; i < theta.length; i++) if (theta[i] < lower[i]) theta[i] = lower[i];
 }
 
 function emit(cb: MetricsCallback | undefined, r: LinearIterationRecord) {

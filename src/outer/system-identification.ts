@@ -32,6 +32,7 @@ import type { Rng } from "../math/rng.ts";
 import { logSumExp } from "../math/softmax.ts";
 import { LinearGaussianPolicy } from "../policies/linear-gaussian.ts";
 import { uniformPolicy } from "../policies/tabular-softmax.ts";
+import { projectLower } from "./ascent.ts";
 import { LINEAR_INNER_SOLVERS, type LinearInnerSolver, realOptimum } from "./bilevel-linear-gaussian.ts";
 import { normalizer } from "./normalized-return.ts";
 import type { EvalCallback, EvalPoint, MethodRun } from "./trace.ts";
@@ -378,7 +379,7 @@ function fitLinear(
     const w0 = prior.subarray(blk.Q[0], blk.R[1]);
     theta.set(ridgeSolve(st.Gr, st.cr, w0, config.ridge, d, 1), blk.Q[0]);
   }
-  for (let i = 0; i < theta.length; i++) theta[i] = Math.max(theta[i], problem.lower[i]);
+  projectLower(theta, problem.lower);
   // Σ (y − Wx)(y − Wx)ᵀ = Y − WC − CᵀWᵀ + W G Wᵀ   (W = (Wt)ᵀ, n×d).
   const noise = new Float64Array(n * n);
   const dof = Math.max(1, st.pairs - d);

@@ -23,6 +23,7 @@
  * Bounds: θ^± and θ after each step are clipped to `lower` (linear problems); the difference quotient
  * divides by the actual θ⁺_i − θ⁻_i (≥ c_k|Δ_i|), which keeps the estimate unbiased to first order.
  */
+
 import { z } from "zod";
 import { expectedReturnValue } from "../critics/linear-gaussian.ts";
 import { type LinearGaussianProblem, problemParams } from "../envs/linear-gaussian.ts";
@@ -34,6 +35,7 @@ import { discountedLqr, InnerSolveError } from "../inner/lqr.ts";
 import { softPolicyIteration } from "../inner/soft-policy-iteration.ts";
 import { Rng } from "../math/rng.ts";
 import { LinearGaussianPolicy } from "../policies/linear-gaussian.ts";
+import { projectLower } from "./ascent.ts";
 import { LINEAR_INNER_SOLVERS, realOptimum } from "./bilevel-linear-gaussian.ts";
 import { normalizer } from "./normalized-return.ts";
 import { objectiveTemperature } from "./real-gradient.ts";
@@ -113,7 +115,7 @@ export function perturbationPoints(
 ): { plus: Float64Array; minus: Float64Array } {
   const at = (sign: number) => {
     const p = Float64Array.from(theta, (t, i) => t + sign * ck * delta[i]);
-    if (lower) for (let i = 0; i < p.length; i++) if (p[i] < lower[i]) p[i] = lower[i];
+    projectLower(p, lower);
     return p;
   };
   return { plus: at(1), minus: at(-1) };
@@ -215,7 +217,7 @@ function runSearch<P>(
   onEval?: EvalCallback,
 ): MethodRun {
   const theta = Float64Array.from(theta0);
-  if (box.lower) for (let i = 0; i < theta.length; i++) theta[i] = Math.max(theta[i], box.lower[i]);
+  projectLower(theta, box.lower);
   const dim = theta.length;
   const perturbRng = rng.split();
   const realRng = rng.split();
@@ -268,7 +270,7 @@ function runSearch<P>(
     for (let h = 0; ; h++) {
       const f2 = 0.5 ** h;
       for (let i = 0; i < dim; i++) theta[i] = prev[i] + f2 * step[i];
-      if (box.lower) for (let i = 0; i < dim; i++) theta[i] = Math.max(theta[i], box.lower[i]);
+      projectLower(theta, box.lower);
       try {
         policy = box.policy(theta, policy);
         break;

@@ -31,7 +31,7 @@ import { z } from "zod";
 import type { ParametricModel } from "../envs/parametric-model.ts";
 import type { InitialStateSampler } from "../inner/actor-critic.ts";
 import { type KrylovResult, type LinearOperator, solveLinear } from "../math/krylov.ts";
-import { Lu } from "../math/linalg.ts";
+import { cosine, Lu } from "../math/linalg.ts";
 import type { Rng } from "../math/rng.ts";
 import {
   type BoundBatch,
@@ -639,18 +639,6 @@ export interface SampledOuterGradient {
   solve: KrylovResult;
 }
 
-function cosineOf(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
-}
-
 /**
  * The outer gradient (9b) from the sampled operators: one damped Krylov solve
  * (−J_φᵀ + λI) y = ∂J_real/∂φ (near an in-sim maximum −J_φ is close to positive definite, so λ > 0 moves
@@ -689,7 +677,7 @@ export function sampledOuterGradient(
   return {
     grad,
     firstOrder,
-    firstOrderCosine: cosineOf(grad, firstOrder),
+    firstOrderCosine: cosine(grad, firstOrder),
     firstOrderRelError: gn === 0 ? Number.NaN : Math.sqrt(diff / gn),
     solve,
   };

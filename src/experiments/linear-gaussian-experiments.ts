@@ -17,17 +17,11 @@ import {
   runLinearBilevel,
 } from "../outer/bilevel-linear-gaussian.ts";
 import { doubleIntegratorProblem, paperContinuousProblem } from "./problems.ts";
-import { resolveSpec } from "./resolve.ts";
+import { experimentFields, type NamedExperiment, resolveSpec } from "./resolve.ts";
 
 export const LinearExperimentSchema = z.object({
-  experiment: z.string().describe("Experiment name"),
-  version: z
-    .number()
-    .int()
-    .default(1)
-    .describe("Bumped whenever a default changes what the experiment computes"),
-  trials: z.number().int().positive().default(5).describe("Independent trials per inner solver"),
-  seed: z.number().int().nonnegative().default(0).describe("Trial k uses seed + k"),
+  ...experimentFields,
+  trials: experimentFields.trials.describe("Independent trials per inner solver"),
   inners: z
     .array(z.enum(LINEAR_INNER_SOLVERS))
     .min(1)
@@ -52,13 +46,10 @@ export const LinearExperimentSchema = z.object({
 });
 export type LinearExperiment = z.infer<typeof LinearExperimentSchema>;
 
-interface NamedLinearExperiment {
-  description: string;
-  problem: () => LinearGaussianProblem;
-  spec: z.input<typeof LinearExperimentSchema>;
-}
-
-export const LINEAR_EXPERIMENTS: Record<string, NamedLinearExperiment> = {
+export const LINEAR_EXPERIMENTS: Record<
+  string,
+  NamedExperiment<typeof LinearExperimentSchema, LinearGaussianProblem>
+> = {
   "paper-continuous": {
     description:
       "Bi-level paper §5 continuous example (scalar linear-Gaussian, exponential reward), exact and LQR inner solvers, exact real gradient, step 0.1, 5 trials from θ ~ U(0, 1)⁴",

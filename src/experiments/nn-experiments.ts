@@ -25,17 +25,10 @@ import {
 import { realOptimum } from "../outer/bilevel-linear-gaussian.ts";
 import { GaussianMlpPolicy } from "../policies/mlp-policies.ts";
 import { paperContinuousProblem } from "./problems.ts";
-import { resolveSpec } from "./resolve.ts";
+import { experimentFields, type NamedExperiment, resolveSpec } from "./resolve.ts";
 
 export const NnExperimentSchema = z.object({
-  experiment: z.string().describe("Experiment name"),
-  version: z
-    .number()
-    .int()
-    .default(1)
-    .describe("Bumped whenever a default changes what the experiment computes"),
-  trials: z.number().int().positive().default(5).describe("Independent trials"),
-  seed: z.number().int().nonnegative().default(0).describe("Trial k uses seed + k"),
+  ...experimentFields,
   hidden: z
     .array(z.number().int().positive())
     .default([32, 32])
@@ -67,13 +60,10 @@ export const NnExperimentSchema = z.object({
 });
 export type NnExperiment = z.infer<typeof NnExperimentSchema>;
 
-interface NamedNnExperiment {
-  description: string;
-  problem: () => LinearGaussianProblem;
-  spec: z.input<typeof NnExperimentSchema>;
-}
-
-export const NN_EXPERIMENTS: Record<string, NamedNnExperiment> = {
+export const NN_EXPERIMENTS: Record<
+  string,
+  NamedExperiment<typeof NnExperimentSchema, LinearGaussianProblem>
+> = {
   "paper-continuous-nn": {
     description:
       "Bi-level paper §5 continuous example with a 2×32 tanh MLP policy (fixed std 0.3) and a 2×32 MLP critic through the general engine: actor-critic inner solver, sampled Theorem 1 with Krylov IFT, REINFORCE real gradients from 200 × 40 real steps, adam-norm 0.05; 5 trials from θ ~ U(0, 1)⁴",

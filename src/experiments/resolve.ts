@@ -2,10 +2,29 @@
  * Resolving a named experiment: its spec, then an optional config file, then the command line's
  * overrides (each layer deep-merged over the previous one), validated once by its zod schema.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import { InputError } from "../common/errors.ts";
 
 type Plain = Record<string, unknown>;
+
+/** The fields every named experiment's schema starts with. */
+export const experimentFields = {
+  experiment: z.string().describe("Experiment name"),
+  version: z
+    .number()
+    .int()
+    .default(1)
+    .describe("Bumped whenever a default changes what the experiment computes"),
+  trials: z.number().int().positive().default(5).describe("Independent trials"),
+  seed: z.number().int().nonnegative().default(0).describe("Trial k uses seed + k"),
+};
+
+/** A named experiment: what it is, its problem, and its spec (the schema's input). */
+export interface NamedExperiment<S extends z.ZodType, P> {
+  description: string;
+  problem: () => P;
+  spec: z.input<S>;
+}
 
 const isPlain = (v: unknown): v is Plain =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);

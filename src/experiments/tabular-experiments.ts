@@ -8,17 +8,10 @@ import { type TabularProblem, thetaFromMDP } from "../envs/tabular.ts";
 import { Rng } from "../math/rng.ts";
 import { BilevelConfigSchema, type IterationRecord, runBilevel } from "../outer/bilevel.ts";
 import { paperDiscreteProblem } from "./problems.ts";
-import { resolveSpec } from "./resolve.ts";
+import { experimentFields, type NamedExperiment, resolveSpec } from "./resolve.ts";
 
 export const TabularExperimentSchema = z.object({
-  experiment: z.string().describe("Experiment name"),
-  version: z
-    .number()
-    .int()
-    .default(1)
-    .describe("Bumped whenever a default changes what the experiment computes"),
-  trials: z.number().int().positive().default(5).describe("Independent trials"),
-  seed: z.number().int().nonnegative().default(0).describe("Trial k uses seed + k"),
+  ...experimentFields,
   initFrom: z
     .enum(["real", "simulator"])
     .default("real")
@@ -36,13 +29,10 @@ export const TabularExperimentSchema = z.object({
 });
 export type TabularExperiment = z.infer<typeof TabularExperimentSchema>;
 
-interface NamedExperiment {
-  description: string;
-  problem: () => TabularProblem;
-  spec: z.input<typeof TabularExperimentSchema>;
-}
-
-export const TABULAR_EXPERIMENTS: Record<string, NamedExperiment> = {
+export const TABULAR_EXPERIMENTS: Record<
+  string,
+  NamedExperiment<typeof TabularExperimentSchema, TabularProblem>
+> = {
   "paper-discrete": {
     description:
       "Bi-level paper §5 discrete MDP, exact ingredients (Theorem 1 + IFT, exact real gradient), step 0.1, 5 trials from θ_real + N(0, I)",

@@ -267,3 +267,24 @@ test("tabularModel: log f = log softmax(θ^f), gradients vs FD, reward = θ^R, d
   assert.throws(() => model.logProb(theta, [S], [0], [0]), RangeError);
   assert.throws(() => model.logProb(theta.subarray(1), [0], [0], [0]), RangeError);
 });
+
+test("tabularModel.nextDistribution: every next state with probability exp(logProb), summing to 1", () => {
+  const S = 4;
+  const A = 3;
+  const model = tabularModel(S, A);
+  const rng = Rng.fromSeed(8);
+  const theta = Float64Array.from({ length: model.nTheta }, () => rng.normal());
+  for (let s = 0; s < S; s++)
+    for (let a = 0; a < A; a++) {
+      const d = model.nextDistribution?.(theta, [s], [a]);
+      assert.ok(d !== undefined, "the tabular model has nextDistribution");
+      assert.deepEqual(Array.from(d.states), [0, 1, 2, 3], "all states, in order");
+      let sum = 0;
+      for (let x = 0; x < S; x++) {
+        const want = Math.exp(model.logProb(theta, [s], [a], [x]));
+        assert.ok(Math.abs(d.probs[x] - want) <= 1e-15, `p(${x}|${s},${a}) ${d.probs[x]} vs ${want}`);
+        sum += d.probs[x];
+      }
+      assert.ok(Math.abs(sum - 1) <= 1e-14, `sum ${sum}`);
+    }
+});

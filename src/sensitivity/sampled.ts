@@ -387,31 +387,44 @@ export class SampledTheorem1 {
     if (cv) {
       const sa = new Float64Array(dS);
       const aa = new Float64Array(batch.actionSize);
-      if (model.nextDistribution) {
-        for (let k = 0; k < n; k++) {
-          sa.set(batch.obs.subarray(k * dS, (k + 1) * dS));
-          aa.set(batch.actions.subarray(k * batch.actionSize, (k + 1) * batch.actionSize));
+      // Per sample, weighted next states (the exact distribution, or M equally weighted draws); then
+      // one batched critic call for all of them.
+      const pts: Float64Array[] = [];
+      // null: M equally weighted draws (summed, then divided by M).
+      const wts: (Float64Array | null)[] = [];
+      let total = 0;
+      for (let k = 0; k < n; k++) {
+        sa.set(batch.obs.subarray(k * dS, (k + 1) * dS));
+        aa.set(batch.actions.subarray(k * batch.actionSize, (k + 1) * batch.actionSize));
+        if (model.nextDistribution) {
           const { states, probs } = model.nextDistribution(theta, sa, aa);
-          const vals = new Float64Array(probs.length);
-          value(states, probs.length, vals);
-          let e = 0;
-          for (let x = 0; x < probs.length; x++) e += probs[x] * vals[x];
-          b[k] = e;
+          pts.push(states);
+          wts.push(probs);
+        } else {
+          const draws = new Float64Array(M * dS);
+          for (let j = 0; j < M; j++) draws.set(model.sampleNext(theta, sa, aa, rng), j * dS);
+          pts.push(draws);
+          wts.push(null);
         }
-      } else {
-        const draws = new Float64Array(n * M * dS);
-        for (let k = 0; k < n; k++) {
-          sa.set(batch.obs.subarray(k * dS, (k + 1) * dS));
-          aa.set(batch.actions.subarray(k * batch.actionSize, (k + 1) * batch.actionSize));
-          for (let j = 0; j < M; j++) draws.set(model.sampleNext(theta, sa, aa, rng), (k * M + j) * dS);
-        }
-        const vals = new Float64Array(n * M);
-        value(draws, n * M, vals);
-        for (let k = 0; k < n; k++) {
-          let e = 0;
-          for (let j = 0; j < M; j++) e += vals[k * M + j];
-          b[k] = e / M;
-        }
+        total += wts[k]?.length ?? M;
+      }
+      const all = new Float64Array(total * dS);
+      let off = 0;
+      for (const x of pts) {
+        all.set(x, off);
+        off += x.length;
+      }
+      const vals = new Float64Array(total);
+      value(all, total, vals);
+      let j = 0;
+      for (let k = 0; k < n; k++) {
+        const w = wts[k];
+        let e = 0;
+        if (w === null) {
+          for (let i = 0; i < M; i++) e += vals[j++];
+          e /= M;
+        } else for (let i = 0; i < w.length; i++) e += w[i] * vals[j++];
+        b[k] = e;
       }
     }
 

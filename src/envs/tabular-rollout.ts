@@ -112,21 +112,87 @@ export function sampleDiscountedStream(
 }
 
 /**
+ * Where real transitions go to be made durable, and come back from after a crash. A batch is one call
+ * of `rollout` (one outer iteration); `data` is the transition as numbers, `rng` the real generator's
+ * state right after it, so a replayed batch leaves the generator exactly where collecting it did.
+ */
+export interface RealTransitionLog {
+  /** Transitions already recorded for `batch`, in order: replayed instead of collected again. */
+  recorded(batch: number): { data: Float64Array; rng: number[] }[];
+  /** Make one freshly collected transition durable; it is used only after this returns. */
+  commit(batch: number, idx: number, data: Float64Array, rng: readonly number[]): void;
+}
+
+/**
  * The "real system" side of a tabular problem: a hidden MDP that can only be sampled, and that counts
- * every transition it hands out.
+ * every transition it hands out. With a log, every transition is committed before the batch is handed
+ * out, and a batch the log already holds (in whole or in part) is replayed, then completed.
  */
 export class TabularRealSystem {
   private used = 0;
-  constructor(private readonly mdp: TabularMDP) {}
+  constructor(
+    private readonly mdp: TabularMDP,
+    private readonly log?: RealTransitionLog,
+  ) {}
 
   /** Real transitions handed out so far. */
   get transitionsUsed(): number {
     return this.used;
   }
 
-  rollout(pi: Float64Array, n: number, horizon: number, rng: Rng): Transitions {
-    const batch = sampleTrajectories(this.mdp, pi, n, horizon, rng);
-    this.used += batch.length;
-    return batch;
+  /** Restore the counter from a checkpoint. */
+  set transitionsUsed(n: number) {
+    this.used = n;
+  }
+
+  /** n trajectories × horizon real steps (batch = the outer iteration, for the log). */
+  rollout(pi: Float64Array, n: number, horizon: number, rng: Rng, batch = 0): Transitions {
+    if (!this.log) {
+      const out = sampleTrajectories(this.mdp, pi, n, horizon, rng);
+      this.used += out.length;
+      return out;
+    }
+    const { gamma, mu } = this.mdp;
+    const out = alloc(n * horizon);
+    const old = this.log.recorded(batch);
+    if (old.length > out.length)
+      throw new Error(
+        `the store holds ${old.length} real transitions for batch ${batch}, expected at most ${out.length}`,
+      );
+    // Replay: data = [s, a, r, s2, start, discount].
+    for (let k = 0; k < old.length; k++) {
+      const d = old[k].data;
+      out.s[k] = d[0];
+      out.a[k] = d[1];
+      out.r[k] = d[2];
+      out.s2[k] = d[3];
+      out.start[k] = d[4];
+      out.discount[k] = d[5];
+    }
+    if (old.length > 0) rng.restore(old[old.length - 1].rng);
+    const row = new Float64Array(6);
+    let s = 0;
+    let disc = 1;
+    for (let k = old.length; k < out.length; k++) {
+      const t = k % horizon;
+      if (t === 0) {
+        s = rng.categorical(mu);
+        disc = 1;
+      } else if (k === old.length) {
+        s = out.s2[k - 1];
+        disc = out.discount[k - 1] * gamma;
+      }
+      s = drawStep(this.mdp, pi, s, rng, out, k, t === 0, disc);
+      disc *= gamma;
+      row[0] = out.s[k];
+      row[1] = out.a[k];
+      row[2] = out.r[k];
+      row[3] = out.s2[k];
+      row[4] = out.start[k];
+      row[5] = out.discount[k];
+      this.log.commit(batch, k, row, rng.state());
+    }
+    this.used += out.length;
+    return out;
   }
 }

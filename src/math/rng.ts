@@ -36,6 +36,12 @@ export class Rng {
     return s;
   }
 
+  /** Put this generator back into a `state()` it had (in place, so every holder sees it). */
+  restore(state: readonly number[]): void {
+    this.gen = xoroshiro128plusFromState(state.slice(0, 4));
+    this.spare = state.length > 4 ? state[4] : null;
+  }
+
   /** An independent stream: a copy of this generator moved 2^64 steps ahead; this generator also jumps
    * once more, so successive calls give distinct streams. */
   split(): Rng {

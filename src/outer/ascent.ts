@@ -21,6 +21,20 @@ export const AscentSchema = {
     ),
 };
 
+/** Everything an ascent carries between steps (Adam's moments and step count), for checkpoints. */
+export interface AscentState {
+  t: number;
+  m: Float64Array;
+  v: Float64Array;
+  vs: number;
+}
+
+/** θ ← θ + update(g, it) in place; `state()`/`restore()` checkpoint the optimiser exactly. */
+export type AscentStep = ((g: Float64Array, it: number) => void) & {
+  state(): AscentState;
+  restore(s: AscentState): void;
+};
+
 /** θ ← θ + update(g) in place: plain gradient ascent or Adam (β = 0.9, 0.999, ε = 1e-8). `it` is the
  * 0-based outer iteration, used by the step schedule. */
 export function makeAscent(
@@ -28,46 +42,57 @@ export function makeAscent(
   lr0: number,
   decay: number,
   theta: Float64Array,
-): (g: Float64Array, it: number) => void {
+): AscentStep {
   const rate = (it: number) => (decay > 0 ? lr0 / (1 + it / decay) : lr0);
-  if (kind === "sga")
-    return (g, it) => {
-      const lr = rate(it);
-      for (let i = 0; i < theta.length; i++) theta[i] += lr * g[i];
-    };
   const m = new Float64Array(theta.length);
   const v = new Float64Array(theta.length);
   let t = 0;
-  if (kind === "adam-norm") {
-    // Per-coordinate Adam moves every coordinate by about α whatever its share of the gradient (a
-    // coordinate with a tiny gradient still jumps); one scalar second moment E‖g‖² keeps the direction.
-    let vs = 0;
-    return (g, it) => {
-      const lr = rate(it);
-      t++;
-      const c1 = 1 - 0.9 ** t;
-      const c2 = 1 - 0.999 ** t;
-      let g2 = 0;
-      for (let i = 0; i < theta.length; i++) {
-        m[i] = 0.9 * m[i] + 0.1 * g[i];
-        g2 += g[i] * g[i];
-      }
-      vs = 0.999 * vs + 0.001 * g2;
-      const denom = Math.sqrt(vs / c2) + 1e-8;
-      for (let i = 0; i < theta.length; i++) theta[i] += (lr * (m[i] / c1)) / denom;
-    };
-  }
-  return (g, it) => {
-    const lr = rate(it);
-    t++;
-    const c1 = 1 - 0.9 ** t;
-    const c2 = 1 - 0.999 ** t;
-    for (let i = 0; i < theta.length; i++) {
-      m[i] = 0.9 * m[i] + 0.1 * g[i];
-      v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
-      theta[i] += (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
-    }
-  };
+  // adam-norm: per-coordinate Adam moves every coordinate by about α whatever its share of the gradient (a
+  // coordinate with a tiny gradient still jumps); one scalar second moment E‖g‖² keeps the direction.
+  let vs = 0;
+  const update =
+    kind === "sga"
+      ? (g: Float64Array, it: number) => {
+          const lr = rate(it);
+          for (let i = 0; i < theta.length; i++) theta[i] += lr * g[i];
+        }
+      : kind === "adam-norm"
+        ? (g: Float64Array, it: number) => {
+            const lr = rate(it);
+            t++;
+            const c1 = 1 - 0.9 ** t;
+            const c2 = 1 - 0.999 ** t;
+            let g2 = 0;
+            for (let i = 0; i < theta.length; i++) {
+              m[i] = 0.9 * m[i] + 0.1 * g[i];
+              g2 += g[i] * g[i];
+            }
+            vs = 0.999 * vs + 0.001 * g2;
+            const denom = Math.sqrt(vs / c2) + 1e-8;
+            for (let i = 0; i < theta.length; i++) theta[i] += (lr * (m[i] / c1)) / denom;
+          }
+        : (g: Float64Array, it: number) => {
+            const lr = rate(it);
+            t++;
+            const c1 = 1 - 0.9 ** t;
+            const c2 = 1 - 0.999 ** t;
+            for (let i = 0; i < theta.length; i++) {
+              m[i] = 0.9 * m[i] + 0.1 * g[i];
+              v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+              theta[i] += (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
+            }
+          };
+  return Object.assign(update, {
+    state: (): AscentState => ({ t, m: Float64Array.from(m), v: Float64Array.from(v), vs }),
+    restore: (s: AscentState): void => {
+      if (s.m.length !== m.length || s.v.length !== v.length)
+        throw new RangeError(`ascent state for ${s.m.length} parameters, expected ${m.length}`);
+      t = s.t;
+      m.set(s.m);
+      v.set(s.v);
+      vs = s.vs;
+    },
+  });
 }
 
 /** θ ← max(θ, lower) entry by entry, in place (no bound where `lower` is absent). The outer methods' one

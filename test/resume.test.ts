@@ -102,14 +102,14 @@ test("Adam's checkpointed state continues exactly", () => {
   for (const kind of ["sga", "adam", "adam-norm"] as const) {
     const x = new Float64Array(5);
     const step = makeAscent(kind, 0.1, 3, x);
-    grads.forEach((g, i) => step(g, i));
+    for (const [i, g] of grads.entries()) step(g, i);
     const y = new Float64Array(5);
     const first = makeAscent(kind, 0.1, 3, y);
-    grads.slice(0, 4).forEach((g, i) => first(g, i));
+    for (let i = 0; i < 4; i++) first(grads[i], i);
     const z = Float64Array.from(y);
     const second = makeAscent(kind, 0.1, 3, z);
     second.restore(first.state());
-    grads.slice(4).forEach((g, i) => second(g, i + 4));
+    for (let i = 4; i < grads.length; i++) second(grads[i], i);
     assert.deepEqual(Array.from(z), Array.from(x), `${kind}: resumed ascent differs`);
   }
 });

@@ -1,7 +1,8 @@
 /** Spawning the `sim2real` CLI from tests (shared by the CLI test files). */
 import { spawn } from "node:child_process";
-import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
@@ -15,9 +16,15 @@ export interface CliResult {
 }
 
 /** The test runner's own variables must not leak into the CLI process. */
-const childEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"),
-);
+const childEnv = {
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"),
+  ),
+  // Recorded runs go to a throw-away store, never to ./sim2real-runs of the checkout.
+  SIM2REAL_STORE: process.env.SIM2REAL_STORE || join(tmpdir(), `sim2real-test-${process.pid}`, "store.db"),
+};
+if (!process.env.SIM2REAL_STORE)
+  process.on("exit", () => rmSync(dirname(childEnv.SIM2REAL_STORE), { recursive: true, force: true }));
 
 export function cli(args: readonly string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
  * The `sim2real` command line. Errors the user can fix print one clear message (no stack) and exit 2.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { EXIT_BAD_INPUT, InputError } from "../common/errors.ts";
+import { EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError } from "../common/errors.ts";
 import { LINEAR_EXPERIMENTS, linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
 import { NN_EXPERIMENTS, nnExperimentNames } from "../experiments/nn-experiments.ts";
 import { experimentNames, TABULAR_EXPERIMENTS } from "../experiments/tabular-experiments.ts";
@@ -143,8 +143,74 @@ export function buildProgram(): Command {
       "JSON or YAML config file (see `sim2real config <experiment>`); flags override it",
     )
     .option("--quiet", "no progress output")
+    .option("--store <path>", "run store (SQLite; default $SIM2REAL_STORE or ./sim2real-runs/store.db)")
+    .option(
+      "--checkpoint-every <n>",
+      "checkpoint every n outer iterations (tabular experiments; default 10)",
+      intArg("--checkpoint-every"),
+    )
     // Loaded on demand: the plotting stack (vega, resvg) is only needed by `run`.
     .action(async (experiment, opts) => (await import("./run.ts")).runCommand(experiment, opts));
+
+  program
+    .command("resume")
+    .description(
+      "Continue a recorded run from its last checkpoint (after a crash or Ctrl-C), replaying its recorded real transitions instead of collecting them again; ends with the same metrics as an uninterrupted run",
+    )
+    .argument("<run>", "run id (or a unique prefix; see `sim2real runs`)")
+    .option("--store <path>", "run store (default $SIM2REAL_STORE or ./sim2real-runs/store.db)")
+    .option("--out <dir>", "output directory (default: the run's own)")
+    .option("--quiet", "no progress output")
+    .action(async (run, opts) => (await import("./resume.ts")).resumeCommand(run, opts));
+
+  program
+    .command("runs")
+    .description(
+      "List the recorded runs of a store, newest first: id, experiment, status, seed, creation time, real transitions and last metric step",
+    )
+    .option("--store <path>", "run store (default $SIM2REAL_STORE or ./sim2real-runs/store.db)")
+    .option("--experiment <name>", "only runs of this experiment")
+    .addOption(
+      new Option("--status <status>", "only runs with this status").choices([
+        "running",
+        "interrupted",
+        "completed",
+        "failed",
+      ]),
+    )
+    .option("--limit <n>", "at most n runs", intArg("--limit"))
+    .option("--json", "print a JSON array")
+    // Loaded on demand: only these commands need SQLite.
+    .action(async (opts) => (await import("./runs.ts")).runsCommand(opts));
+
+  program
+    .command("show")
+    .description(
+      "Show one recorded run: its row, resolved config, counts of metrics, real transitions and checkpoints, the last checkpoint and the last value of every metric per trial",
+    )
+    .argument("<run>", "run id (or a unique prefix; see `sim2real runs`)")
+    .option("--store <path>", "run store (default $SIM2REAL_STORE or ./sim2real-runs/store.db)")
+    .option("--json", "print one JSON object")
+    .action(async (run, opts) => (await import("./runs.ts")).showCommand(run, opts));
+
+  program
+    .command("report")
+    .description(
+      "Write a self-contained HTML report of recorded runs (plots embedded as SVG: normalised return against iteration and against real transitions, θ trajectories, sensitivity checks, diagnostics, the resolved configs) plus a PNG per chart; several runs are overlaid",
+    )
+    .argument("<runs...>", "run ids or unique prefixes (see `sim2real runs`)")
+    .option("--store <path>", "run store (default $SIM2REAL_STORE or ./sim2real-runs/store.db)")
+    .option("--out <dir>", "output directory (default sim2real-report)")
+    .option("--quiet", "do not print the report's path")
+    .action(async (runs, opts) => {
+      await (await import("./report.ts")).reportCommand(runs, opts);
+    });
+
+  program
+    .command("envs")
+    .description("List the control tasks (observation and action spaces, horizon) and the named gaps")
+    .option("--json", "print JSON")
+    .action(async (opts) => (await import("./envs.ts")).envsCommand(opts));
 
   program
     .command("compare")
@@ -209,6 +275,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       process.stderr.write(`sim2real: ${err.message}\n`);
       return EXIT_BAD_INPUT;
+    }
+    if (err instanceof Error && err.name === "Interrupted") {
+      process.stderr.write(`\nsim2real: ${err.message}\n`);
+      return EXIT_INTERRUPTED;
     }
     throw err;
   }

@@ -2,18 +2,22 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../common/errors.ts";
+import type { TabularProblem } from "../envs/tabular.ts";
 import { linearExperimentNames } from "../experiments/linear-gaussian-experiments.ts";
 import { nnExperimentNames } from "../experiments/nn-experiments.ts";
 import {
   resolveExperiment,
-  runTrial,
   summarizeTrial,
+  type TabularExperiment,
   type TrialResult,
 } from "../experiments/tabular-experiments.ts";
 import type { IterationRecord } from "../outer/bilevel.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
+import { RunStore } from "../store/store.ts";
 import { readConfigFile } from "./config-file.ts";
+import { defaultStorePath, gitCommit, PACKAGE_VERSION } from "./context.ts";
+import { Interrupted, runTabularDurable, stopSignal, trialsFromStore } from "./durable.ts";
 import { makeProgress } from "./progress.ts";
 
 export interface RunOptions {
@@ -36,6 +40,10 @@ export interface RunOptions {
   /** A JSON or YAML config file (validated by the experiment's schema; flags override it). */
   config?: string;
   quiet?: boolean;
+  /** Run store (default ./sim2real-runs/store.db, or $SIM2REAL_STORE). */
+  store?: string;
+  /** Checkpoint every this many outer iterations (tabular experiments). */
+  checkpointEvery?: number;
 }
 
 export async function runCommand(name: string, o: RunOptions): Promise<void> {
@@ -71,13 +79,68 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
   const file = o.config === undefined ? undefined : readConfigFile(o.config);
   const { spec, problem } = resolveExperiment(name, { trials: o.trials, seed: o.seed, bilevel }, file);
   const out = o.out ?? join("sim2real-out", name);
+  const checkpointEvery = o.checkpointEvery ?? 10;
+  const store = RunStore.open(o.store ?? defaultStorePath());
+  try {
+    const runId = store.createRun({
+      experiment: name,
+      config: spec,
+      seed: spec.seed,
+      version: PACKAGE_VERSION,
+      commit: gitCommit(),
+      command: process.argv.slice(2),
+    });
+    if (!o.quiet) process.stderr.write(`run ${runId} (store ${store.path})\n`);
+    await continueTabularRun(store, runId, name, spec, problem, {
+      out,
+      checkpointEvery,
+      quiet: o.quiet ?? false,
+    });
+  } finally {
+    store.close();
+  }
+}
+
+/** Run (or resume) a recorded tabular run to its end, then write its outputs from the store. */
+export async function continueTabularRun(
+  store: RunStore,
+  runId: string,
+  name: string,
+  spec: TabularExperiment,
+  problem: TabularProblem,
+  o: { out: string; checkpointEvery: number; quiet: boolean },
+): Promise<void> {
   const iters = spec.bilevel.iterations;
-  const progress = makeProgress(name, spec.trials * (iters + 1), o.quiet ?? false);
-  const results: TrialResult[] = [];
-  for (let k = 0; k < spec.trials; k++) {
-    results.push(runTrial(spec, problem, k, (it) => progress.update(k * (iters + 1) + it + 1)));
+  const progress = makeProgress(name, spec.trials * (iters + 1), o.quiet);
+  const stop = stopSignal();
+  try {
+    await runTabularDurable(store, runId, spec, problem, {
+      out: o.out,
+      checkpointEvery: o.checkpointEvery,
+      progress,
+      stop,
+    });
+  } catch (err) {
+    progress.stop();
+    if (!(err instanceof Interrupted)) store.setStatus(runId, "failed", String(err));
+    throw err;
+  } finally {
+    stop.dispose();
   }
   progress.stop();
+  // Completed only once the outputs exist: a run killed while writing them is resumed (and rewrites them).
+  await writeTabularOutputs(o.out, name, spec, trialsFromStore(store, runId, spec), o.quiet);
+  store.setStatus(runId, "completed");
+}
+
+/** Per-trial CSV/JSON, summary.json and the return plots of a tabular experiment. */
+export async function writeTabularOutputs(
+  out: string,
+  name: string,
+  spec: TabularExperiment,
+  results: TrialResult[],
+  quiet: boolean,
+): Promise<void> {
   writeJson(join(out, "config.json"), spec);
   for (const t of results) {
     const rows = t.records.map((r) => ({
@@ -125,7 +188,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
     [0.95, 0.99],
     spec.bilevel.realGradient === "sampled",
   );
-  if (!o.quiet) {
+  if (!quiet) {
     for (const t of summary.trials)
       process.stderr.write(
         `trial seed ${t.seed}: final soft ${t.final.soft.toFixed(4)} hard ${t.final.hard.toFixed(4)}, iterations to 0.95/0.99 (${key}): ${t.itersTo["0.95"]}/${t.itersTo["0.99"]}, real transitions ${t.realTransitions}\n`,

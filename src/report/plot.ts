@@ -109,6 +109,10 @@ export interface Series {
   /** Optional band around the line (e.g. the spread over seeds), drawn translucent in the line's colour. */
   lower?: number[];
   upper?: number[];
+  /** Line colour (CSS colour). Series without one take the Tableau 10 colour of their index. */
+  color?: string;
+  /** Dash pattern of the line (SVG `stroke-dasharray` lengths in px); solid when absent. */
+  dash?: number[];
 }
 
 export interface LineChartSpec {
@@ -119,8 +123,17 @@ export interface LineChartSpec {
   /** Fixed y-axis range; lines outside it are clipped. */
   yDomain?: [number, number];
   xScale?: "linear" | "log";
+  /** Log y-axis: points with y <= 0 are left out. Ignored when `yDomain` is given. Default linear. */
+  yScale?: "linear" | "log";
   /** Horizontal dashed reference lines, e.g. `{ y: 0.95, label: "95%" }`. */
   rules?: { y: number; label?: string }[];
+  /** Longest legend label in px before it is cut with "…". Default 240. */
+  legendLabelLimit?: number;
+  /**
+   * Legend to the right of the plot (default), or below it in as many columns as fit: for long series
+   * names, which would otherwise squeeze the plot. A bottom legend's rows are added to the default height.
+   */
+  legendOrient?: "right" | "bottom";
   /** Total chart width in px (including axes, legend and title). Default 640. */
   width?: number;
   /** Total chart height in px. Default 360. */
@@ -132,8 +145,26 @@ const DEJAVU_SANS_TTF = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const DEJAVU_SANS_BOLD_TTF = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
 const DEFAULT_WIDTH = 640;
 const DEFAULT_HEIGHT = 360;
+/** Default {@link LineChartSpec.legendLabelLimit}; legend labels are 11 px DejaVu Sans. */
+export const DEFAULT_LEGEND_LABEL_LIMIT = 240;
+export const LEGEND_LABEL_FONT_SIZE = 11;
+const BOTTOM_LEGEND_COLUMN_PADDING = 16;
+const CHART_PADDING = 12;
 const TEXT_COLOR = "#333333";
 const RULE_LABEL_FONT_SIZE = 10;
+/** Vega's "tableau10" scheme, for series that need explicit colours. */
+export const TABLEAU10 = [
+  "#4c78a8",
+  "#f58518",
+  "#e45756",
+  "#72b7b2",
+  "#54a24b",
+  "#eeca3b",
+  "#b279a2",
+  "#ff9da6",
+  "#9d755d",
+  "#bab0ac",
+];
 
 /** Non-finite numbers become null so Vega breaks the line there instead of choking on NaN. */
 function finiteOrNull(v: number): number | null {
@@ -143,8 +174,8 @@ function finiteOrNull(v: number): number | null {
 /** Build a deterministic Vega-Lite spec (layered: series lines, then dashed reference rules with labels). */
 export function lineChartVegaLite(spec: LineChartSpec): object {
   const width = spec.width ?? DEFAULT_WIDTH;
-  const height = spec.height ?? DEFAULT_HEIGHT;
   const logX = spec.xScale === "log";
+  const logY = spec.yScale === "log" && !spec.yDomain;
 
   const values: { series: string; x: number | null; y: number | null }[] = [];
   for (const s of spec.series) {
@@ -155,7 +186,8 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
       const x = finiteOrNull(s.x[i]);
       // A log axis cannot show x <= 0: drop those points rather than produce an empty chart.
       if (logX && x !== null && x <= 0) continue;
-      values.push({ series: s.name, x, y: finiteOrNull(s.y[i]) });
+      const y = finiteOrNull(s.y[i]);
+      values.push({ series: s.name, x, y: logY && y !== null && y <= 0 ? null : y });
     }
   }
 
@@ -169,6 +201,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
       if (
         !Number.isFinite(x) ||
         (logX && x <= 0) ||
+        (logY && (s.lower[i] <= 0 || s.upper[i] <= 0)) ||
         !Number.isFinite(s.lower[i]) ||
         !Number.isFinite(s.upper[i])
       )
@@ -177,7 +210,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
     }
   }
 
-  const yScale: Record<string, unknown> = { zero: false, nice: true };
+  const yScale: Record<string, unknown> = logY ? { type: "log", nice: true } : { zero: false, nice: true };
   if (spec.yDomain) {
     yScale.domain = [spec.yDomain[0], spec.yDomain[1]];
     yScale.nice = false;
@@ -192,14 +225,54 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
   );
   const legendOffset = ruleLabelWidth > 0 ? Math.ceil(ruleLabelWidth) + 4 + 14 : 16;
 
-  const legend = {
+  const labelLimit = spec.legendLabelLimit ?? DEFAULT_LEGEND_LABEL_LIMIT;
+  let legend: Record<string, unknown> = {
     orient: "right",
     offset: legendOffset,
     symbolType: "stroke",
     symbolStrokeWidth: 2.5,
     symbolOpacity: 1,
-    labelLimit: 240,
+    labelLimit,
   };
+  let height = spec.height ?? DEFAULT_HEIGHT;
+  if (spec.legendOrient === "bottom") {
+    const longest = Math.max(0, ...spec.series.map((s) => dejaVuTextWidth(s.name, LEGEND_LABEL_FONT_SIZE)));
+    // The legend starts at the plot's left edge (after the y axis, up to ~80 px) and must end inside the
+    // chart: entries are the symbol (17 px), the label and, between columns, the column padding.
+    const entry = 17 + Math.min(labelLimit, Math.ceil(longest));
+    const available = width - 2 * CHART_PADDING - 80;
+    const fit = Math.floor(
+      (available + BOTTOM_LEGEND_COLUMN_PADDING) / (entry + BOTTOM_LEGEND_COLUMN_PADDING),
+    );
+    const columns = Math.max(1, Math.min(spec.series.length, fit));
+    const rows = Math.ceil(spec.series.length / columns);
+    legend = {
+      ...legend,
+      orient: "bottom",
+      direction: "horizontal",
+      offset: 10,
+      columns,
+      columnPadding: BOTTOM_LEGEND_COLUMN_PADDING,
+      rowPadding: 3,
+    };
+    if (spec.height === undefined) height += rows * 16;
+  }
+  const domain = spec.series.map((s) => s.name);
+  // Explicit colours only when a series asks for one (otherwise the spec is the plain tableau10 scheme).
+  const colorScale: Record<string, unknown> = spec.series.some((s) => s.color !== undefined)
+    ? { domain, range: spec.series.map((s, i) => s.color ?? TABLEAU10[i % TABLEAU10.length]) }
+    : { domain, scheme: "tableau10" };
+  const lineEncoding: Record<string, unknown> = {};
+  if (spec.series.some((s) => s.dash !== undefined)) {
+    // Same field and title as the colour channel: Vega-Lite merges the two into one legend.
+    lineEncoding.strokeDash = {
+      field: "series",
+      type: "nominal",
+      title: null,
+      scale: { domain, range: spec.series.map((s) => s.dash ?? [1, 0]) },
+      legend,
+    };
+  }
   const layers: object[] = [
     {
       data: { values },
@@ -225,9 +298,10 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
           type: "nominal",
           title: null,
           // Keep the caller's series order in the legend (Vega-Lite would sort alphabetically).
-          scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
+          scale: colorScale,
           legend,
         },
+        ...lineEncoding,
         order: { field: "x", type: "quantitative" },
       },
     },
@@ -245,7 +319,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
         color: {
           field: "series",
           type: "nominal",
-          scale: { domain: spec.series.map((s) => s.name), scheme: "tableau10" },
+          scale: colorScale,
           // The merged legend takes this first layer's settings: show opaque line symbols.
           legend: { ...legend, symbolOpacity: 1 },
         },
@@ -288,7 +362,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
     height,
     // `fit` makes width/height the size of the whole chart (axes, legend and title included).
     autosize: { type: "fit", contains: "padding" },
-    padding: 12,
+    padding: CHART_PADDING,
     background: "white",
     layer: layers,
     config: {
@@ -313,7 +387,7 @@ export function lineChartVegaLite(spec: LineChartSpec): object {
       legend: {
         labelFont: CHART_FONT,
         titleFont: CHART_FONT,
-        labelFontSize: 11,
+        labelFontSize: LEGEND_LABEL_FONT_SIZE,
         titleFontSize: 12,
         labelColor: TEXT_COLOR,
         titleColor: TEXT_COLOR,
@@ -371,6 +445,11 @@ export function svgToPng(svg: string, opts: { scale?: number } = {}): Buffer {
     fitTo: { mode: "zoom", value: scale },
   });
   return resvg.render().asPng();
+}
+
+/** Render `spec` to a standalone SVG string (what {@link writeLineChart} writes to `basePath.svg`). */
+export async function lineChartSvg(spec: LineChartSpec): Promise<string> {
+  return renderSvg(lineChartVegaLite(spec));
 }
 
 /** Render `spec` and write `basePath.svg` and `basePath.png` (parent directories are created). */

@@ -334,7 +334,7 @@ function emit(cb: MetricsCallback | undefined, r: GeneralIterationRecord): void 
     "inner/gradNorm": r.innerGradNorm,
   };
   r.theta.forEach((t, i) => {
-    m[`outer/theta${i}`] = t;
+    m[`theta/${i}`] = t;
   });
   cb(r.iteration, m);
 }

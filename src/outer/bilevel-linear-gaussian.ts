@@ -234,7 +234,7 @@ function emit(cb: MetricsCallback | undefined, r: LinearIterationRecord) {
     m[`inner/K${i}`] = k;
   });
   r.theta.forEach((t, i) => {
-    m[`outer/theta${i}`] = t;
+    m[`theta/${i}`] = t;
   });
   cb(r.iteration, m);
 }

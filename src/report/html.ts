@@ -160,9 +160,11 @@ function keysWithPrefix(runs: PreparedRun[], prefix: string): string[] {
   return [...keys].sort();
 }
 
-/** The return keys to plot: `real/*Normalized` (soft first), else `real/J`. */
+/** The return keys to plot: `real/*Normalized` or `real/normalized` (soft first), else `real/J`. */
 function returnKeys(runs: PreparedRun[]): string[] {
-  const normalised = keysWithPrefix(runs, "real/").filter((k) => k.endsWith("Normalized"));
+  const normalised = keysWithPrefix(runs, "real/").filter(
+    (k) => k.endsWith("Normalized") || k === "real/normalized",
+  );
   const rank = (k: string) => (k === "real/softNormalized" ? 0 : k === "real/hardNormalized" ? 1 : 2);
   normalised.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   if (normalised.length > 0) return normalised;
@@ -172,6 +174,7 @@ function returnKeys(runs: PreparedRun[]): string[] {
 function describeKey(key: string): string {
   if (key === "real/softNormalized") return "soft-normalised real return";
   if (key === "real/hardNormalized") return "hard-normalised real return";
+  if (key === "real/normalized") return "normalised real return";
   if (key === "real/J") return "real return J";
   if (key === TRANSITIONS_KEY) return "real transitions";
   const rest = key.slice(key.indexOf("/") + 1);

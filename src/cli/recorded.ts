@@ -1,0 +1,59 @@
+/**
+ * A recorded run for the experiments whose loops are not yet resumable (linear-Gaussian, neural-network):
+ * the run, its resolved config and every metric go to the store, and the run ends completed or failed.
+ */
+import type { MetricsCallback } from "../outer/bilevel.ts";
+import { RunStore } from "../store/store.ts";
+import { defaultStorePath, gitCommit, PACKAGE_VERSION } from "./context.ts";
+
+export interface RecordedRun {
+  readonly id: string;
+  /** The metrics callback of trial `trial`, chained after `then` (e.g. the progress bar). */
+  metrics(trial: number, then?: MetricsCallback): MetricsCallback;
+  /** Run `body`, then mark the run completed (or failed, with the error, if it throws) and close the store. */
+  finish<T>(body: () => Promise<T> | T): Promise<T>;
+}
+
+export function recordRun(
+  storePath: string | undefined,
+  experiment: string,
+  config: unknown,
+  seed: number,
+  quiet: boolean,
+): RecordedRun {
+  const store = RunStore.open(storePath ?? defaultStorePath());
+  let id: string;
+  try {
+    id = store.createRun({
+      experiment,
+      config,
+      seed,
+      version: PACKAGE_VERSION,
+      commit: gitCommit(),
+      command: process.argv.slice(2),
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  if (!quiet) process.stderr.write(`run ${id} (store ${store.path})\n`);
+  return {
+    id,
+    metrics: (trial, then) => (step, m) => {
+      store.putMetrics(id, trial, step, m);
+      then?.(step, m);
+    },
+    async finish(body) {
+      try {
+        const out = await body();
+        store.setStatus(id, "completed");
+        return out;
+      } catch (err) {
+        store.setStatus(id, "failed", String(err));
+        throw err;
+      } finally {
+        store.close();
+      }
+    },
+  };
+}

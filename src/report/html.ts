@@ -264,15 +264,19 @@ function perRunTrialSeries(
         yv.push(p.value);
       }
       if (xv.length === 0) continue;
-      const parts = [r.label];
-      if (withExperiment) parts.push(r.run.experiment);
+      // One run: the trials are told apart by colour (the run is in the title); several runs: colour is
+      // the run and the dash the trial.
+      const single = runs.length === 1;
+      const parts = single ? [] : [r.label];
+      if (withExperiment && !single) parts.push(r.run.experiment);
       if (multiTrial) parts.push(`trial ${trial}`);
+      const ti = r.trials.indexOf(trial);
       series.push({
-        name: parts.join(" · "),
+        name: parts.length > 0 ? parts.join(" · ") : `${r.run.experiment}`,
         x: xv,
         y: yv,
-        color: PALETTE[ri % PALETTE.length],
-        dash: DASHES[r.trials.indexOf(trial) % DASHES.length],
+        color: PALETTE[(single ? ti : ri) % PALETTE.length],
+        dash: single ? undefined : DASHES[ti % DASHES.length],
       });
     }
   });

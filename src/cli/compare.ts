@@ -2,10 +2,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../common/errors.ts";
-import { BENCHMARKS, benchmarkNames } from "../experiments/benchmarks.ts";
+import { BENCHMARKS, benchmarkNames, resolveBenchmark } from "../experiments/benchmarks.ts";
 import { compareTable, medianCurve, runMethods, tableMarkdown } from "../experiments/compare.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
+import { readConfigFile } from "./config-file.ts";
 import { makeProgress } from "./progress.ts";
 
 export interface CompareOptions {
@@ -14,13 +15,17 @@ export interface CompareOptions {
   seed?: number;
   out?: string;
   quiet?: boolean;
+  /** JSON or YAML file `{ methods: { <method>: { <field>: value } } }` (see `sim2real config <benchmark> --benchmark`). */
+  config?: string;
 }
 
 export async function compareCommand(name: string, o: CompareOptions): Promise<void> {
   const bench = BENCHMARKS[name];
   if (!bench)
     throw new InputError(`unknown benchmark '${name}'; known: ${benchmarkNames().join(", ")}`, "benchmark");
-  const all = bench.methods();
+  // Every method's configuration is resolved (and the file validated) before anything runs.
+  const resolved = resolveBenchmark(bench, o.config === undefined ? undefined : readConfigFile(o.config));
+  const all = resolved.map((r) => r.spec);
   let methods = all;
   if (o.methods) {
     const wanted = o.methods.split(",").map((s) => s.trim());
@@ -40,7 +45,7 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
   progress.stop();
   const order = methods.map((m) => m.name);
   const rows = compareTable(results, order);
-  const command = `sim2real compare ${name} --seeds ${seeds.length}${o.seed ? ` --seed ${o.seed}` : ""}${o.methods ? ` --methods ${o.methods}` : ""}`;
+  const command = `sim2real compare ${name} --seeds ${seeds.length}${o.seed ? ` --seed ${o.seed}` : ""}${o.methods ? ` --methods ${o.methods}` : ""}${o.config ? ` --config ${o.config}` : ""}`;
   const md = [
     `# ${name}: ${bench.description}`,
     "",
@@ -56,6 +61,13 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
   ].join("\n");
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "table.md"), md);
+  // The resolved configuration of every method run (derived fields included): a compare config file that
+  // reproduces this comparison with the same command.
+  writeJson(join(out, "config.json"), {
+    methods: Object.fromEntries(
+      resolved.filter((r) => order.includes(r.name)).map((r) => [r.name, r.config]),
+    ),
+  });
   writeCsv(
     join(out, "table.csv"),
     rows.map((r) => ({ ...r })),
@@ -90,6 +102,6 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
   );
   if (!o.quiet)
     process.stderr.write(
-      `${tableMarkdown(rows)}wrote ${out}/table.md, table.csv, results.json, compare.png/svg\n`,
+      `${tableMarkdown(rows)}wrote ${out}/table.md, table.csv, results.json, config.json, compare.png/svg\n`,
     );
 }

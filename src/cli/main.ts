@@ -223,6 +223,10 @@ export function buildProgram(): Command {
     .option("--seed <n>", "first seed", intArg("--seed"), 0)
     .option("--out <dir>", "output directory (default sim2real-out/compare/<benchmark>)")
     .option("--quiet", "no progress output")
+    .option(
+      "--config <file>",
+      "JSON or YAML file { methods: { <method>: { <field>: value } } } overriding the methods' settings (see `sim2real config <benchmark> --benchmark`); written back resolved as config.json",
+    )
     .action(async (benchmark, opts) => (await import("./compare.ts")).compareCommand(benchmark, opts));
 
   program
@@ -245,6 +249,10 @@ export function buildProgram(): Command {
     .argument("<experiment>", "experiment name (see `sim2real experiments`)")
     .option("--json", "print the resolved configuration as JSON")
     .option("--config <file>", "resolve with this JSON or YAML config file (validated; nothing is run)")
+    .option(
+      "--benchmark",
+      "the name is a benchmark of `sim2real compare`: print every method's configuration (needed for names that are also experiments, e.g. paper-discrete)",
+    )
     .action(async (experiment, opts) => (await import("./config.ts")).configCommand(experiment, opts));
 
   program

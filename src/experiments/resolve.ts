@@ -26,7 +26,7 @@ export interface NamedExperiment<S extends z.ZodType, P> {
   spec: z.input<S>;
 }
 
-const isPlain = (v: unknown): v is Plain =>
+export const isPlain = (v: unknown): v is Plain =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 
 /** b over a: plain objects merge key by key, everything else (arrays included) replaces. */
@@ -39,7 +39,7 @@ export function deepMerge(a: unknown, b: unknown): unknown {
 }
 
 /** Field paths present in `given` but absent from the parsed result: unknown (or misspelt) fields. */
-function unknownFields(given: unknown, parsed: unknown, path: string[] = []): string[] {
+export function unknownFields(given: unknown, parsed: unknown, path: string[] = []): string[] {
   if (!isPlain(given) || !isPlain(parsed)) return [];
   const out: string[] = [];
   for (const [k, v] of Object.entries(given)) {

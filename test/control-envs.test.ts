@@ -402,19 +402,20 @@ test("models: the pendulum Jacobian is zero where the speed clip is active", () 
   assert.throws(() => pendulumModel({ noiseStd: [1e-3] }), RangeError, "noiseStd length checked");
 });
 
-test("registry and `envs` listing: tasks, sizes, bounds, gaps; unknown names are InputErrors", () => {
+test("registry and `envs` listing: tasks, sizes, bounds, gaps; unknown names are InputErrors", async () => {
   assert.throws(
     () => makeEnv("acrobot"),
     (e: unknown) =>
       e instanceof InputError && e.field === "env" && /known: pendulum, cartpole, reacher/.test(e.message),
     "unknown env lists the known ones",
   );
-  const data = envsListing();
+  const data = await envsListing();
   const byName = Object.fromEntries(data.envs.map((e) => [e.name, e]));
   assert.equal(byName.pendulum.obsSize, 3, "pendulum obs size");
   assert.equal(byName.cartpole.horizon, 500, "cartpole horizon");
   assert.deepEqual(byName.reacher.actionSpace, { low: [-1, -1], high: [1, 1] }, "reacher action box");
   assert.equal(byName.cartpole.observationSpace.high[1], null, "unbounded limits are null in JSON");
+  assert.equal(byName["mj-puck"]?.horizon, 40, "the MuJoCo puck task is listed with its 40-step episodes");
   assert.ok(
     data.gaps.some((g) => g.name === "sgft-friction"),
     "gaps listed",
@@ -426,8 +427,8 @@ test("registry and `envs` listing: tasks, sizes, bounds, gaps; unknown names are
     return true;
   }) as typeof process.stdout.write;
   try {
-    envsCommand({ json: true });
-    envsCommand({});
+    await envsCommand({ json: true });
+    await envsCommand({});
   } finally {
     process.stdout.write = orig;
   }

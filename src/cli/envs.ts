@@ -2,19 +2,27 @@
  * `sim2real envs`: the classic-control tasks (observation/action sizes and bounds, horizon, parameters)
  * and the named gaps with their syntax. `--json` prints one JSON object; unbounded limits are `null`.
  */
-import type { Box } from "../envs/control/env.ts";
+import type { Box, ControlEnv } from "../envs/control/env.ts";
 import { ENVS, GAP_SYNTAX, GAPS } from "../envs/control/registry.ts";
+import { MUJOCO_TASKS, mujocoEnvs } from "../envs/mujoco/index.ts";
 
-/** What `envs` reports, as plain data (the JSON form). */
-export function envsListing() {
+/** What `envs` reports, as plain data (the JSON form): the classic tasks, then the MuJoCo ones. */
+export async function envsListing() {
   const bound = (x: number) => (Number.isFinite(x) ? x : null);
   const boxData = (b: Box) => ({ low: Array.from(b.low, bound), high: Array.from(b.high, bound) });
+  const mujoco = await mujocoEnvs();
+  const makers: [string, string, () => ControlEnv & { dispose?: () => void }][] = [
+    ...Object.entries(ENVS).map(
+      ([name, e]) => [name, e.description, e.make] as [string, string, () => ControlEnv],
+    ),
+    ...MUJOCO_TASKS.map((t) => [t.name, t.description, mujoco[t.name]] as [string, string, () => ControlEnv]),
+  ];
   return {
-    envs: Object.entries(ENVS).map(([name, entry]) => {
-      const env = entry.make();
-      return {
+    envs: makers.map(([name, description, make]) => {
+      const env = make();
+      const row = {
         name,
-        description: entry.description,
+        description,
         obsSize: env.observationSpace.low.length,
         actionSize: env.actionSpace.low.length,
         stateSize: env.stateSize,
@@ -23,6 +31,8 @@ export function envsListing() {
         actionSpace: boxData(env.actionSpace),
         params: { ...env.defaultParams },
       };
+      env.dispose?.();
+      return row;
     }),
     gaps: Object.entries(GAPS).map(([name, g]) => ({
       name,
@@ -39,20 +49,20 @@ function fmtBox(b: { low: (number | null)[]; high: (number | null)[] }): string 
   return `[${b.low.map((l, i) => `${f(l, "-")}..${f(b.high[i], "")}`).join(", ")}]`;
 }
 
-export function envsCommand(opts: { json?: boolean }): void {
-  const data = envsListing();
+export async function envsCommand(opts: { json?: boolean }): Promise<void> {
+  const data = await envsListing();
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
     return;
   }
   const out: string[] = ["Tasks:"];
   for (const e of data.envs) {
-    out.push(`  ${e.name.padEnd(10)} ${e.description}`);
+    out.push(`  ${e.name.padEnd(12)} ${e.description}`);
     out.push(
-      `  ${"".padEnd(10)} obs ${e.obsSize} ${fmtBox(e.observationSpace)}; action ${e.actionSize} ${fmtBox(e.actionSpace)}; horizon ${e.horizon}`,
+      `  ${"".padEnd(12)} obs ${e.obsSize} ${fmtBox(e.observationSpace)}; action ${e.actionSize} ${fmtBox(e.actionSpace)}; horizon ${e.horizon}`,
     );
     out.push(
-      `  ${"".padEnd(10)} params ${Object.entries(e.params)
+      `  ${"".padEnd(12)} params ${Object.entries(e.params)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ")}`,
     );

@@ -32,6 +32,7 @@ import {
 } from "../src/sensitivity/tabular-exact.ts";
 import { sampledTheorem1 } from "../src/sensitivity/tabular-sampled.ts";
 import { paperDiscreteProblem, perturbed, randomProblem } from "../test/helpers.ts";
+import { envBenchRows } from "./envs.ts";
 
 const quick = process.argv.includes("--quick");
 
@@ -309,6 +310,22 @@ General engine on the tabular example, ${samples} in-sim samples, 5 θ × 4 seed
     atLeast098: cos.filter((c) => c >= 0.98).length,
     all: cos,
   });
+}
+
+{
+  // Environment steps per second (issue 7): batch 1 and 1024 through VecEnv, each task.
+  const rows = await envBenchRows({ quick });
+  console.log("\nEnvironment steps per second (VecEnv, one core):");
+  console.log(`  ${"task".padEnd(14)} ${"batch".padStart(6)} ${"steps/s".padStart(12)}`);
+  for (const r of rows)
+    console.log(
+      `  ${r.task.padEnd(14)} ${String(r.batch).padStart(6)} ${Math.round(r.stepsPerSecond).toLocaleString("en").padStart(12)}`,
+    );
+  for (const r of rows)
+    (timing as unknown as Record<string, unknown>[]).push({
+      case: `env steps/s ${r.task} batch ${r.batch}`,
+      ...r,
+    });
 }
 
 if (!quick) {

@@ -2,6 +2,7 @@
  * A recorded run for the experiments whose loops are not yet resumable (linear-Gaussian, neural-network):
  * the run, its resolved config and every metric go to the store, and the run ends completed or failed.
  */
+import type { RealTransitionLog } from "../envs/real-log.ts";
 import type { MetricsCallback } from "../outer/bilevel.ts";
 import { RunStore } from "../store/store.ts";
 import { defaultStorePath, gitCommit, PACKAGE_VERSION } from "./context.ts";
@@ -10,6 +11,8 @@ export interface RecordedRun {
   readonly id: string;
   /** The metrics callback of trial `trial`, chained after `then` (e.g. the progress bar). */
   metrics(trial: number, then?: MetricsCallback): MetricsCallback;
+  /** The store as trial `trial`'s log of real transitions (committed as they happen; no replay). */
+  realLog(trial: number): RealTransitionLog;
   /** Run `body`, then mark the run completed (or failed, with the error, if it throws) and close the store. */
   finish<T>(body: () => Promise<T> | T): Promise<T>;
 }
@@ -43,6 +46,10 @@ export function recordRun(
       store.putMetrics(id, trial, step, m);
       then?.(step, m);
     },
+    realLog: (trial) => ({
+      recorded: () => [],
+      commit: (batch, idx, data, rng) => store.appendTransition(id, trial, batch, idx, data, rng),
+    }),
     async finish(body) {
       try {
         const out = await body();

@@ -66,6 +66,7 @@ export async function runLinearCommand(name: string, o: RunOptions): Promise<voi
             k,
             optimum,
             rec.metrics(done, (step) => progress.update(done * (iters + 1) + step + 1)),
+            rec.realLog(done),
           ),
         );
         done++;

@@ -13,6 +13,7 @@ import {
   reward,
   step,
 } from "./linear-gaussian.ts";
+import type { RealTransitionLog } from "./real-log.ts";
 
 /** N trajectories of H steps, flat: states[(i·H + t)·n + k], actions[(i·H + t)·m + k], rewards[i·H + t]. */
 export interface LinearBatch {
@@ -31,6 +32,8 @@ export function rolloutLinear(
   N: number,
   H: number,
   rng: Rng,
+  /** Called after every step with its flat index, s, a, r and s′ (before anything uses the batch). */
+  onStep?: (idx: number, s: Float64Array, a: Float64Array, r: number, s2: Float64Array) => void,
 ): LinearBatch {
   const { n, m } = sys;
   const noise = noiseModel(sys);
@@ -50,6 +53,7 @@ export function rolloutLinear(
       actions.set(a, idx * m);
       rewards[idx] = reward(sys, p, s, a);
       step(sys, noise, p, s, a, rng, next);
+      onStep?.(idx, s, a, rewards[idx], next);
       const tmp = s;
       s = next;
       next = tmp;
@@ -58,19 +62,42 @@ export function rolloutLinear(
   return { N, H, states, actions, rewards };
 }
 
-/** The real system: hidden parameters, counted transitions. */
+/** The real system: hidden parameters, counted transitions; with a log, each transition (s, a, r, s′) is
+ * committed to it as it happens, before the batch is handed out. */
 export class LinearGaussianRealSystem {
   private readonly sys: LinearGaussianSystem;
   private readonly params: LinearGaussianParams;
+  private readonly log?: RealTransitionLog;
+  private batches = 0;
   transitionsUsed = 0;
 
-  constructor(sys: LinearGaussianSystem, params: LinearGaussianParams) {
+  constructor(sys: LinearGaussianSystem, params: LinearGaussianParams, log?: RealTransitionLog) {
     this.sys = sys;
     this.params = params;
+    this.log = log;
   }
 
   rollout(policy: LinearGaussianPolicy, N: number, H: number, rng: Rng): LinearBatch {
-    const b = rolloutLinear(this.sys, this.params, policy, N, H, rng);
+    const { n, m } = this.sys;
+    const log = this.log;
+    const batch = this.batches++;
+    const row = new Float64Array(2 * n + m + 1);
+    const b = rolloutLinear(
+      this.sys,
+      this.params,
+      policy,
+      N,
+      H,
+      rng,
+      log &&
+        ((idx, s, a, r, s2) => {
+          row.set(s, 0);
+          row.set(a, n);
+          row[n + m] = r;
+          row.set(s2, n + m + 1);
+          log.commit(batch, idx, row, rng.state());
+        }),
+    );
     this.transitionsUsed += N * H;
     return b;
   }

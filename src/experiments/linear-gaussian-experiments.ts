@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { InputError } from "../common/errors.ts";
 import { type LinearGaussianProblem, thetaFromParams } from "../envs/linear-gaussian.ts";
+import type { RealTransitionLog } from "../envs/real-log.ts";
 import { Rng } from "../math/rng.ts";
 import type { MetricsCallback } from "../outer/bilevel.ts";
 import {
@@ -139,13 +140,23 @@ export function runLinearTrial(
   k: number,
   optimum: { K: Float64Array; J: number },
   onMetrics?: MetricsCallback,
+  realLog?: RealTransitionLog,
 ): LinearTrialResult {
   const seed = spec.seed + k;
   const theta0 = initialTheta(spec, problem, k);
   // The root generator's first split made θ₀; the run takes the following streams.
   const rng = Rng.fromSeed(seed);
   rng.split();
-  const run = runLinearBilevel(problem, theta0, { ...spec.bilevel, inner }, rng, onMetrics, optimum);
+  const run = runLinearBilevel(
+    problem,
+    theta0,
+    { ...spec.bilevel, inner },
+    rng,
+    onMetrics,
+    optimum,
+    undefined,
+    realLog,
+  );
   return { seed, inner, theta0, records: run.records };
 }
 

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { expectedReturn } from "../critics/linear-gaussian.ts";
 import { type LinearGaussianProblem, problemParams, thetaBlocks } from "../envs/linear-gaussian.ts";
 import { LinearGaussianRealSystem } from "../envs/linear-gaussian-rollout.ts";
+import type { RealTransitionLog } from "../envs/real-log.ts";
 import { maximizeExpectedReturn } from "../inner/linear-gaussian-exact.ts";
 import { discountedLqr, InnerSolveError } from "../inner/lqr.ts";
 import { norm } from "../math/linalg.ts";
@@ -143,6 +144,8 @@ export function runLinearBilevel(
   onMetrics?: MetricsCallback,
   optimum = realOptimum(problem),
   extraGradient?: ExtraGradient,
+  /** Every real transition is committed here before it is used. */
+  realLog?: RealTransitionLog,
 ): LinearBilevelRun {
   const { n, m, gamma } = problem;
   const nK = n * m;
@@ -150,7 +153,7 @@ export function runLinearBilevel(
   const nth = theta.length;
   const mask = linearThetaMask(problem, config.adapt);
   const realRng = rng.split();
-  const realSystem = new LinearGaussianRealSystem(problem, problem.real);
+  const realSystem = new LinearGaussianRealSystem(problem, problem.real, realLog);
   const step = makeAscent(config.optimizer, config.stepSize, config.stepDecay, theta);
   const records: LinearIterationRecord[] = [];
   const solve = (prevK?: Float64Array) =>

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -26,7 +26,7 @@ const ARGS = [
   "--trials",
   "2",
   "--iterations",
-  "600",
+  "300",
   "--seed",
   "3",
   "--checkpoint-every",
@@ -64,6 +64,31 @@ function start(args: string[]): {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ITERS = 300;
+
+/** How far the run in the store has got: trial·(iterations + 1) + step of its last metric (−1: nothing). */
+function progressOf(path: string): number {
+  if (!existsSync(path)) return -1;
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      const row = db.prepare("SELECT MAX(trial * ? + step) AS p FROM metrics").get(ITERS + 1) as {
+        p: number | null;
+      };
+      return row.p ?? -1;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return -1; // the file is being created
+  }
+}
+
+/** Resolves once the run has reached `target` (polling the store), or the process has exited. */
+async function reached(path: string, target: number, exited: () => boolean): Promise<void> {
+  while (!exited() && progressOf(path) < target) await sleep(15);
+}
 
 /** Every real transition in the store: "trial/batch/idx" → hex of its data. */
 function allTransitions(path: string): Map<string, string> {
@@ -123,22 +148,35 @@ const reference = (async () => {
 test("SIGKILL at random moments, then resume: nothing committed is lost and the final metrics are exact", async (t) => {
   const ref = await reference;
   assert.equal(ref.run.status, "completed", "reference run status");
-  assert.equal(ref.transitions, 2 * 600 * 4 * 25, "reference run: every real transition recorded");
+  assert.equal(ref.transitions, 2 * 300 * 4 * 25, "reference run: every real transition recorded");
   const store = join(dir, "kill.db");
   const out = join(dir, "kill-out");
+  // Kill points spread over the whole run, whatever the machine's speed: 12 seeded random fractions of
+  // its progress (trial, iteration), each followed by a random 0–40 ms so kills land mid-iteration too.
   const rng = Rng.fromSeed(20261121);
+  const total = 2 * (ITERS + 1);
+  const targets = Array.from({ length: 12 }, () => Math.floor(rng.uniform() * (total - 2))).sort(
+    (a, b) => a - b,
+  );
   let kills = 0;
   let runId: string | undefined;
   let seen = new Map<string, string>();
   for (let spawnCount = 0; ; spawnCount++) {
-    assert.ok(spawnCount < 60, "the run never completed");
+    assert.ok(spawnCount < 40, "the run never completed");
     const args = runId ? ["resume", runId, "--store", store] : [...ARGS, "--store", store, "--out", out];
     const p = start(args);
-    await p.ready;
-    // Kill within the first 400 ms of work, at a seeded random moment.
-    const delay = 20 + Math.floor(rng.uniform() * 380);
-    const exited = await Promise.race([p.exit.then(() => true), sleep(delay).then(() => false)]);
-    if (exited) {
+    let done = false;
+    p.exit.then(() => {
+      done = true;
+    });
+    const target = targets[kills];
+    if (target === undefined) {
+      assert.equal(await p.exit, 0, `final resume (${args.join(" ")}) failed: ${p.stderr()}`);
+      break;
+    }
+    await reached(store, target, () => done);
+    await sleep(Math.floor(rng.uniform() * 40));
+    if (done) {
       assert.equal(await p.exit, 0, `spawn ${spawnCount} (${args.join(" ")}) failed: ${p.stderr()}`);
       break;
     }
@@ -172,8 +210,11 @@ test("SIGINT stops a run with exit code 130, marked interrupted; resume complete
   const ref = await reference;
   const store = join(dir, "int.db");
   const p = start([...ARGS, "--store", store, "--out", join(dir, "int-out")]);
-  await p.ready;
-  await sleep(400);
+  let done = false;
+  p.exit.then(() => {
+    done = true;
+  });
+  await reached(store, 100, () => done);
   p.child.kill("SIGINT");
   assert.equal(await p.exit, 130, "exit code after SIGINT");
   const mid = metricsOf(store);

@@ -11,6 +11,10 @@
  * starts from).
  *
  *   npx tsx bench/outer-nn.ts [--repeats K]   (K = 5 by default; the medians over the K iterations)
+ *
+ * Also reports the process's CPU seconds per iteration (all threads): on a shared machine the wall time
+ * of a single-threaded run can be inflated by other processes, its CPU time much less. SIM2REAL_KERNEL=ts
+ * times the plain-TypeScript kernel.
  */
 import {
   cholesky,
@@ -22,6 +26,7 @@ import { linearGaussianModel } from "../src/envs/parametric-model.ts";
 import { trainActorCritic } from "../src/inner/actor-critic.ts";
 import { median } from "../src/math/linalg.ts";
 import { Rng } from "../src/math/rng.ts";
+import { kernelBackend } from "../src/nn/wasm.ts";
 import { makeAscent } from "../src/outer/ascent.ts";
 import {
   GeneralBilevelConfigSchema,
@@ -111,6 +116,10 @@ let criticParams: Float64Array | undefined = pre.criticParams;
 
 interface Timing {
   total: number;
+  /** CPU seconds of the whole process (all threads) for the iteration: robust to a busy machine. */
+  cpu: number;
+  cpuInner: number;
+  cpuKrylov: number;
   inner: number;
   real: number;
   sensitivity: number;
@@ -123,6 +132,7 @@ interface Timing {
 /** One outer iteration (runGeneralBilevel's loop body, evaluation off); seconds per phase. */
 function outerIteration(it: number): Timing {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const inner = trainActorCritic(
     model,
     policy,
@@ -134,17 +144,23 @@ function outerIteration(it: number): Timing {
   phi = inner.phi;
   criticParams = inner.criticParams;
   const t1 = performance.now();
+  const c1 = process.cpuUsage(c0);
   const batch = real.rollout(policy, phi, cfg.realTrajectories, cfg.realHorizon, realRng);
   const v = reinforcePolicyGradient(policy, phi, batch, gamma, inner.value);
   const t2 = performance.now();
   const ops = theorem1At({ model, policy, initialState }, cfg, theta, phi, inner.value, rng);
   const t3 = performance.now();
+  const c3 = process.cpuUsage(c0);
   const og = sampledOuterGradient(ops, v, cfg.sensitivity);
   step(og.grad, it);
   for (let i = 0; i < theta.length; i++) theta[i] = Math.max(theta[i], problem.lower[i]);
   const t4 = performance.now();
+  const c = process.cpuUsage(c0);
   return {
     total: (t4 - t0) / 1000,
+    cpu: (c.user + c.system) / 1e6,
+    cpuInner: (c1.user + c1.system) / 1e6,
+    cpuKrylov: (c.user + c.system - c3.user - c3.system) / 1e6,
     inner: (t1 - t0) / 1000,
     real: (t2 - t1) / 1000,
     sensitivity: (t3 - t2) / 1000,
@@ -165,7 +181,10 @@ console.log(
     nParams: policy.nParams,
     nTheta: model.nTheta,
     repeats,
+    kernel: kernelBackend(),
     medianSeconds: med("total"),
+    medianCpuSeconds: med("cpu"),
+    phasesCpuSeconds: { inner: med("cpuInner"), krylov: med("cpuKrylov") },
     phasesSeconds: {
       inner: med("inner"),
       real: med("real"),
@@ -176,6 +195,7 @@ console.log(
     krylovResidual: med("krylovResidual"),
     innerIterations: med("innerIterations"),
     secondsPerIteration: runs.map((r) => r.total),
+    cpuSecondsPerIteration: runs.map((r) => r.cpu),
     maxRssKiB: process.resourceUsage().maxRSS,
     heapUsedBytes: process.memoryUsage().heapUsed,
   }),

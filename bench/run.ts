@@ -33,6 +33,7 @@ import {
 import { sampledTheorem1 } from "../src/sensitivity/tabular-sampled.ts";
 import { paperDiscreteProblem, perturbed, randomProblem } from "../test/helpers.ts";
 import { envBenchRows } from "./envs.ts";
+import { formatNnGemm, nnGemmRows } from "./nn-gemm.ts";
 
 const quick = process.argv.includes("--quick");
 
@@ -310,6 +311,15 @@ General engine on the tabular example, ${samples} in-sim samples, 5 θ × 4 seed
     atLeast098: cos.filter((c) => c >= 0.98).length,
     all: cos,
   });
+}
+
+{
+  // GEMM throughput of the nn kernels, both backends (DESIGN §3: ~4.5 vs ~18 GFLOP/s).
+  const rows = nnGemmRows({ quick });
+  console.log("");
+  for (const line of formatNnGemm(rows)) console.log(line);
+  for (const r of rows)
+    (timing as unknown as Record<string, unknown>[]).push({ ...r, case: `nn gemm ${r.backend}: ${r.case}` });
 }
 
 {

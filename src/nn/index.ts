@@ -20,3 +20,4 @@ export {
   squaredErrorLoss,
   validateSpec,
 } from "./mlp.ts";
+export { type KernelBackend, kernelBackend, setKernelBackend, wasmAvailable } from "./wasm.ts";

@@ -24,14 +24,22 @@
  *   net.backward(params, ws, loss.grad, grad);              // grad += ∇L
  *   net.hvp(params, ws, v, loss.grad, loss.hess, hv);       // hv += H v
  *
- * Measured (Node 20.20, AMD EPYC, one thread, best of 40 blocks): 4→64→64→1 tanh MLP, batch N = 1000:
- * forward 4.2 ms, forward + backward 10.1 ms, forward + jvp 9.8 ms, forward + hvp (+ gradient) 27 ms;
- * relu 3.2 / 9.1 ms, softplus 6.5 / 12.3 ms. Forward + backward is 3 products of 64×64 by 1000 rows
- * (12.3 M multiply-adds) and the kernel runs at ≈ 1.8 GMAC/s, the plain-JS ceiling of DESIGN §3; going
- * under 5 ms needs the WebAssembly SIMD kernel planned there, which would replace `gemm` alone.
+ * Kernels (kernels.ts, wasm.ts): with the "wasm" backend (the default when build/nn-kernels.wasm is
+ * built) the workspace lives in WebAssembly memory and the dense products, tanh and the element-wise
+ * passes run as SIMD kernels (asm/gemm.ts); the "ts" backend is the plain-TS reference. Both give the same
+ * numbers up to the order of additions (the forward pass and tanh bit for bit).
+ *
+ * Measured (Node 20.20, AMD EPYC, one thread, CPU time, median of 15 blocks): 4→64→64→1 MLP, N = 1000,
+ * forward / forward + backward / forward + jvp / forward + hvp (+ gradient), in ms:
+ *   tanh      ts 4.4 / 10.9 / 10.3 / 28.4    wasm 1.4 / 2.6 / 2.7 / 6.0
+ *   relu      ts 3.3 /  9.4 /  9.3 / 28.3    wasm 0.9 / 2.0 / 2.0 / 5.7
+ *   softplus  ts 6.7 / 13.0 / 12.7 / 31.1    wasm 4.4 / 5.7 / 5.6 / 9.2  (Math.exp / log1p in JS)
+ * The TS kernel runs at ≈ 1.5–2 GMAC/s (the plain-JS ceiling of DESIGN §3), the SIMD one at ≈ 8–9.
  * Calls with a warmed-up workspace allocate nothing.
  */
 import type { Rng } from "../math/rng.ts";
+import { colSumsWasm, gemm, hvpDeltasWasm, mulIntoWasm, tanhActivateWasm } from "./kernels.ts";
+import { KernelArena, kernelBackend } from "./wasm.ts";
 
 export type Activation = "tanh" | "relu" | "softplus" | "linear";
 
@@ -164,150 +172,35 @@ export type OutputHessian =
   | ((r: Float64Array, hr: Float64Array, n: number, outSize: number) => void)
   | Float64Array;
 
-// ---- Dense kernel (plain TS). One strided matrix product serves the forward pass, the weight gradients
-// and the input-side gradients. Blocks of 4 rows × 2 columns keep 8 sums in registers, so each loaded
-// number feeds 2–4 multiply-adds; this reaches ≈ 2.2 GMAC/s here, the plain-JS ceiling DESIGN §3 measured
-// (a 4×4 block was no faster, 2×2 was 40% slower, the naive triple loop 3× slower). ----
+// ---- Dense products: `gemm` (kernels.ts) runs the WebAssembly SIMD kernel when the workspace lives in a
+// KernelArena (wasm.ts), else the plain-TS kernel. Three forms serve the forward pass, the weight gradients
+// and the input-side gradients. With an arena, every operand must be in it: the parameters and direction
+// are staged into the workspace per call (4.6k numbers for a 2×64 MLP, negligible next to a batch), the
+// caller's output gradients copied in and weight gradients computed into scratch, then added out. ----
 
 /**
- * C[cOff + r·crs + j·cjs] (+)= Σ_p A[aOff + r·ars + p·aps] · B[bOff + j·bjs + p·bps], r < m, j < n, p < k.
- * Overwrites C unless `accumulate`.
+ * C[m×n] (+)= A[m×k] · W[n×k]ᵀ with W at wOff (row-major) — the forward pass; with `bias`, C = the row
+ * bias[wOff + n·k ..] (the layer's b) + A·Wᵀ instead. `Wt`, when given, holds the same block transposed
+ * ([k×n] at wOff, see Mlp.stageTransposed): the layout the SIMD kernel reads.
  */
-function gemm(
-  m: number,
-  n: number,
-  k: number,
-  A: Float64Array,
-  aOff: number,
-  ars: number,
-  aps: number,
-  B: Float64Array,
-  bOff: number,
-  bjs: number,
-  bps: number,
-  C: Float64Array,
-  cOff: number,
-  crs: number,
-  cjs: number,
-  accumulate: boolean,
-): void {
-  const m4 = m - (m % 4);
-  const n2 = n - (n % 2);
-  for (let r = 0; r < m4; r += 4) {
-    const a0 = aOff + r * ars;
-    const a1 = a0 + ars;
-    const a2 = a1 + ars;
-    const a3 = a2 + ars;
-    for (let j = 0; j < n2; j += 2) {
-      // running indices instead of p·stride: fewer live registers in the hot loop (≈ 7% faster)
-      let ia = a0;
-      let ib = bOff + j * bjs;
-      let s00 = 0;
-      let s10 = 0;
-      let s20 = 0;
-      let s30 = 0;
-      let s01 = 0;
-      let s11 = 0;
-      let s21 = 0;
-      let s31 = 0;
-      for (let p = 0; p < k; p++) {
-        const w0 = B[ib];
-        const w1 = B[ib + bjs];
-        const x0 = A[ia];
-        const x1 = A[ia + ars];
-        const x2 = A[ia + 2 * ars];
-        const x3 = A[ia + 3 * ars];
-        s00 += x0 * w0;
-        s10 += x1 * w0;
-        s20 += x2 * w0;
-        s30 += x3 * w0;
-        s01 += x0 * w1;
-        s11 += x1 * w1;
-        s21 += x2 * w1;
-        s31 += x3 * w1;
-        ia += aps;
-        ib += bps;
-      }
-      const c0 = cOff + r * crs + j * cjs;
-      const c1 = c0 + cjs;
-      if (accumulate) {
-        C[c0] += s00;
-        C[c0 + crs] += s10;
-        C[c0 + 2 * crs] += s20;
-        C[c0 + 3 * crs] += s30;
-        C[c1] += s01;
-        C[c1 + crs] += s11;
-        C[c1 + 2 * crs] += s21;
-        C[c1 + 3 * crs] += s31;
-      } else {
-        C[c0] = s00;
-        C[c0 + crs] = s10;
-        C[c0 + 2 * crs] = s20;
-        C[c0 + 3 * crs] = s30;
-        C[c1] = s01;
-        C[c1 + crs] = s11;
-        C[c1 + 2 * crs] = s21;
-        C[c1 + 3 * crs] = s31;
-      }
-    }
-    if (n2 < n) {
-      // last odd column: 4 × 1
-      const b0 = bOff + n2 * bjs;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let p = 0; p < k; p++) {
-        const ap = p * aps;
-        const w = B[b0 + p * bps];
-        s0 += A[a0 + ap] * w;
-        s1 += A[a1 + ap] * w;
-        s2 += A[a2 + ap] * w;
-        s3 += A[a3 + ap] * w;
-      }
-      const c0 = cOff + r * crs + n2 * cjs;
-      if (accumulate) {
-        C[c0] += s0;
-        C[c0 + crs] += s1;
-        C[c0 + 2 * crs] += s2;
-        C[c0 + 3 * crs] += s3;
-      } else {
-        C[c0] = s0;
-        C[c0 + crs] = s1;
-        C[c0 + 2 * crs] = s2;
-        C[c0 + 3 * crs] = s3;
-      }
-    }
-  }
-  // last m % 4 rows, one sum at a time
-  for (let r = m4; r < m; r++) {
-    const a0 = aOff + r * ars;
-    for (let j = 0; j < n; j++) {
-      const b0 = bOff + j * bjs;
-      let s = 0;
-      for (let p = 0; p < k; p++) s += A[a0 + p * aps] * B[b0 + p * bps];
-      const c = cOff + r * crs + j * cjs;
-      if (accumulate) C[c] += s;
-      else C[c] = s;
-    }
-  }
-}
-
-/** Row-major a[m×n] · bᵀ with b[n×k] at bOff: C[m×n] (+)= A[m×k] · B[n×k]ᵀ — the forward pass. */
 function mulABt(
   A: Float64Array,
-  B: Float64Array,
-  bOff: number,
+  W: Float64Array,
+  Wt: Float64Array | null,
+  wOff: number,
   C: Float64Array,
   m: number,
   n: number,
   k: number,
   accumulate: boolean,
+  bias?: Float64Array,
 ): void {
-  gemm(m, n, k, A, 0, k, 1, B, bOff, k, 1, C, 0, n, 1, accumulate);
+  const bOff = wOff + n * k;
+  if (Wt !== null) gemm(m, n, k, A, 0, k, 1, Wt, wOff, 1, n, C, 0, n, 1, accumulate, bias, bOff);
+  else gemm(m, n, k, A, 0, k, 1, W, wOff, k, 1, C, 0, n, 1, accumulate, bias, bOff);
 }
 
-/** C[n×k] at cOff += A[m×n]ᵀ · B[m×k] — weight gradients (A = δ, B = layer input). */
+/** C[n×k] at cOff (+)= A[m×n]ᵀ · B[m×k] — weight gradients (A = δ, B = layer input). */
 function addAtB(
   A: Float64Array,
   B: Float64Array,
@@ -316,8 +209,9 @@ function addAtB(
   m: number,
   n: number,
   k: number,
+  accumulate = true,
 ): void {
-  gemm(n, k, m, A, 0, 1, n, B, 0, 1, k, C, cOff, k, 1, true);
+  gemm(n, k, m, A, 0, 1, n, B, 0, 1, k, C, cOff, k, 1, accumulate);
 }
 
 /** C[m×k] (+)= A[m×n] · B[n×k] with B at bOff — input-side gradients (A = δ, B = W). */
@@ -334,13 +228,43 @@ function mulAB(
   gemm(m, k, n, A, 0, n, 1, B, bOff, 1, k, C, 0, k, 1, accumulate);
 }
 
-/** C[m×n] = bias[n] on every row (bias at bOff), before accumulating the product. */
-function fillRows(C: Float64Array, bias: Float64Array, bOff: number, m: number, n: number): void {
-  for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) C[r * n + j] = bias[bOff + j];
+/** dst[i] = src[i], i < len, without allocating a view when src is longer. */
+function copyPrefix(dst: Float64Array, src: Float64Array, len: number): void {
+  if (src.length === len && dst.length >= len) dst.set(src);
+  else for (let i = 0; i < len; i++) dst[i] = src[i];
 }
 
-/** Bias gradient: C[cOff + j] += Σ_r A[r·n + j]. */
-function sumRows(A: Float64Array, C: Float64Array, cOff: number, m: number, n: number): void {
+/** dst[off + i] += src[off + i], i < len (a weight-gradient block computed in scratch, added out). */
+function addBlock(dst: Float64Array, src: Float64Array, off: number, len: number): void {
+  for (let i = off; i < off + len; i++) dst[i] += src[i];
+}
+
+/** Whether a and b hold the same numbers in their first len entries (+0 ≠ −0; NaN never matches). */
+function sameNumbers(a: Float64Array, b: Float64Array, len: number): boolean {
+  for (let i = 0; i < len; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y || (x === 0 && 1 / x !== 1 / y)) return false;
+  }
+  return true;
+}
+
+/**
+ * Bias gradient: C[cOff + j] (+)= Σ_r A[r·n + j]. Overwriting sums run in WebAssembly when A and C live in
+ * one arena.
+ */
+function sumRowsInto(
+  A: Float64Array,
+  C: Float64Array,
+  cOff: number,
+  m: number,
+  n: number,
+  accumulate: boolean,
+): void {
+  if (!accumulate) {
+    if (colSumsWasm(A, m, n, C, cOff)) return;
+    C.fill(0, cOff, cOff + n);
+  }
   for (let r = 0; r < m; r++) {
     const a0 = r * n;
     for (let j = 0; j < n; j++) C[cOff + j] += A[a0 + j];
@@ -398,6 +322,7 @@ function tanh(x: number): number {
 /** In place: z → σ(z) in `a`, σ'(z) in `d` (first len entries). */
 function activate(code: number, a: Float64Array, d: Float64Array, len: number): void {
   if (code === ACT_TANH) {
+    if (tanhActivateWasm(a, d, len)) return;
     for (let i = 0; i < len; i++) {
       const t = tanh(a[i]);
       a[i] = t;
@@ -434,6 +359,10 @@ function secondDerivative(code: number, a: number, d: number): number {
  * `forward` fills it; `backward`, `jvp` and `hvp` read what the last `forward` on it stored, so the
  * params passed to them must be the ones (unchanged) given to that forward. The fields are public for
  * inspection (e.g. hidden features in `a`); do not write to them.
+ *
+ * With the "wasm" kernel backend (wasm.ts) the buffers are views of one WebAssembly memory (`arena`),
+ * sized for the capacity; growing allocates a new arena rather than growing the memory, so views taken
+ * earlier (e.g. a previous `out`) stay readable, exactly as with plain Float64Arrays.
  */
 export class MlpWorkspace {
   /** Batch size of the last forward pass. */
@@ -458,6 +387,26 @@ export class MlpWorkspace {
   /** Views of length N × out returned by forward / jvp; rebuilt only when N changes. */
   out: Float64Array = new Float64Array(0);
   rOut: Float64Array = new Float64Array(0);
+  /** The WebAssembly memory holding the buffers (null: plain Float64Arrays, the "ts" backend). */
+  arena: KernelArena | null = null;
+  // Arena only (else empty): the parameters and the direction as the kernel reads them (P, V: copies;
+  // Pt, Vt: each layer's W transposed, at the same offsets), weight-gradient scratch (G, nParams), the
+  // caller's output gradient (gin, N × out) and the input gradient on its way out (xout, N × in).
+  P: Float64Array = new Float64Array(0);
+  Pt: Float64Array = new Float64Array(0);
+  V: Float64Array = new Float64Array(0);
+  Vt: Float64Array = new Float64Array(0);
+  G: Float64Array = new Float64Array(0);
+  gin: Float64Array = new Float64Array(0);
+  xout: Float64Array = new Float64Array(0);
+  /**
+   * The last jvp's arguments while its tangents are still in rz / ra (tangentValid), so that an hvp (or
+   * jvp) with the same params and v and no input tangent reuses them instead of recomputing.
+   */
+  tangentValid = false;
+  tangentHasV = false;
+  readonly tangentParams: Float64Array;
+  readonly tangentV: Float64Array;
   readonly sizes: readonly number[];
   readonly codes: readonly number[];
 
@@ -465,6 +414,9 @@ export class MlpWorkspace {
     validateSpec(spec);
     this.sizes = [...spec.sizes];
     this.codes = spec.activations.map(actCode);
+    const np = paramCount(spec);
+    this.tangentParams = new Float64Array(np);
+    this.tangentV = new Float64Array(np);
   }
 
   /** Make room for a batch of n rows and point the output views at the first n rows. */
@@ -476,23 +428,63 @@ export class MlpWorkspace {
       const cap = Math.max(n, 2 * this.capacity);
       let wMax = 0;
       for (const s of this.sizes) wMax = Math.max(wMax, s);
-      this.a = this.sizes.map((s) => new Float64Array(cap * s));
-      this.ra = this.sizes.map((s) => new Float64Array(cap * s));
-      this.rz = this.sizes.map((s, l) =>
-        l === 0
-          ? new Float64Array(0)
-          : this.codes[l - 1] === ACT_LINEAR
-            ? this.ra[l]
-            : new Float64Array(cap * s),
-      );
-      this.d = this.sizes.map((s, l) =>
-        l > 0 && this.codes[l - 1] !== ACT_LINEAR ? new Float64Array(cap * s) : new Float64Array(0),
-      );
-      this.g0 = new Float64Array(cap * wMax);
-      this.g1 = new Float64Array(cap * wMax);
-      this.rg0 = new Float64Array(cap * wMax);
-      this.rg1 = new Float64Array(cap * wMax);
-      this.hr = new Float64Array(cap * this.sizes[L]);
+      const nonLinear = (l: number) => l > 0 && this.codes[l - 1] !== ACT_LINEAR;
+      const np = this.tangentParams.length;
+      // Two passes over the same allocation sequence: count, then carve (arena) or allocate (plain).
+      const plan = (alloc: (len: number) => Float64Array) => {
+        this.a = this.sizes.map((s) => alloc(cap * s));
+        this.ra = this.sizes.map((s) => alloc(cap * s));
+        this.rz = this.sizes.map((s, l) => (l === 0 ? alloc(0) : nonLinear(l) ? alloc(cap * s) : this.ra[l]));
+        this.d = this.sizes.map((s, l) => (nonLinear(l) ? alloc(cap * s) : alloc(0)));
+        this.g0 = alloc(cap * wMax);
+        this.g1 = alloc(cap * wMax);
+        this.rg0 = alloc(cap * wMax);
+        this.rg1 = alloc(cap * wMax);
+        this.hr = alloc(cap * this.sizes[L]);
+      };
+      const staging = (alloc: (len: number) => Float64Array) => {
+        this.P = alloc(np);
+        this.Pt = alloc(np);
+        this.V = alloc(np);
+        this.Vt = alloc(np);
+        this.G = alloc(np);
+        this.gin = alloc(cap * this.sizes[L]);
+        this.xout = alloc(cap * this.sizes[0]);
+      };
+      let arena: KernelArena | null = null;
+      if (kernelBackend() === "wasm") {
+        // Each buffer starts on a 64-byte boundary (whole cache lines, aligned f64x2 loads).
+        const padded = (len: number) => Math.ceil(len / 8) * 8;
+        let total = 0;
+        const count = (len: number) => {
+          total += padded(len);
+          return new Float64Array(0);
+        };
+        plan(count);
+        staging(count);
+        try {
+          arena = new KernelArena(total);
+        } catch {
+          arena = null; // no memory for another WebAssembly memory: plain buffers, plain kernel
+        }
+        if (arena !== null) {
+          const mem = arena;
+          let off = 0;
+          const carve = (len: number) => {
+            const v = mem.f64(off, len);
+            off += padded(len);
+            return v;
+          };
+          plan(carve);
+          staging(carve);
+        }
+      }
+      if (arena === null) {
+        plan((len) => new Float64Array(len));
+        const empty = () => new Float64Array(0);
+        staging(empty);
+      }
+      this.arena = arena;
       this.capacity = cap;
       this.n = -1; // force new views
     }
@@ -501,6 +493,7 @@ export class MlpWorkspace {
       this.rOut = this.ra[L].subarray(0, n * this.sizes[L]);
       this.n = n;
       this.hasXDot = false;
+      this.tangentValid = false;
     }
   }
 }
@@ -562,6 +555,20 @@ export class Mlp {
   }
 
   /**
+   * Every layer's W of `src` (flat layout) transposed into `dst` at the same offsets, through the copy
+   * `tmp` (both in the arena; the kernel transposes); returns dst.
+   */
+  private stageTransposed(arena: KernelArena, src: Float64Array, tmp: Float64Array, dst: Float64Array) {
+    tmp.set(src);
+    const sizes = this.spec.sizes;
+    for (let l = 0; l < this.nLayers; l++) {
+      const off = 8 * this.wOff[l];
+      arena.kernels.transpose(sizes[l + 1], sizes[l], tmp.byteOffset + off, sizes[l], dst.byteOffset + off);
+    }
+    return dst;
+  }
+
+  /**
    * Outputs for the n rows of X (N × in). Returns a view into the workspace (N × out), overwritten by
    * the next forward on the same workspace: copy it if you need to keep it.
    */
@@ -570,15 +577,17 @@ export class Mlp {
     this.checkRows("X", X, n, this.inSize);
     this.checkWorkspace(ws);
     ws.reserve(n);
+    ws.tangentValid = false;
     const sizes = this.spec.sizes;
+    const Wt = ws.arena !== null ? this.stageTransposed(ws.arena, params, ws.P, ws.Pt) : null;
+    const bias = Wt !== null ? ws.P : params; // stageTransposed left a copy of params in ws.P
     // Copy the input so later passes do not depend on the caller keeping X unchanged.
     ws.a[0].set(n * this.inSize === X.length ? X : X.subarray(0, n * this.inSize));
     for (let l = 0; l < this.nLayers; l++) {
       const nIn = sizes[l];
       const nOut = sizes[l + 1];
       const off = this.wOff[l];
-      fillRows(ws.a[l + 1], params, off + nOut * nIn, n, nOut);
-      mulABt(ws.a[l], params, off, ws.a[l + 1], n, nOut, nIn, true);
+      mulABt(ws.a[l], params, Wt, off, ws.a[l + 1], n, nOut, nIn, false, bias);
       activate(this.codes[l], ws.a[l + 1], ws.d[l + 1], n * nOut);
     }
     return ws.out;
@@ -602,7 +611,14 @@ export class Mlp {
     this.checkRows("dOut", dOut, n, this.outSize);
     if (dX !== undefined) this.checkRows("dX", dX, n, this.inSize);
     const sizes = this.spec.sizes;
+    const arena = ws.arena !== null;
+    const W = arena ? ws.P : params;
     let g: Float64Array = dOut; // ∂L/∂a_l, l = L first
+    if (arena) {
+      ws.P.set(params);
+      copyPrefix(ws.gin, dOut, n * this.outSize);
+      g = ws.gin; // a workspace buffer: δ may overwrite it
+    }
     for (let l = this.nLayers - 1; l >= 0; l--) {
       const nIn = sizes[l];
       const nOut = sizes[l + 1];
@@ -612,18 +628,28 @@ export class Mlp {
       if (this.codes[l] !== ACT_LINEAR) {
         delta = g === dOut ? ws.g0 : g; // in place once g is a workspace buffer
         const d = ws.d[l + 1];
-        for (let i = 0; i < n * nOut; i++) delta[i] = d[i] * g[i];
+        if (!mulIntoWasm(delta, d, g, n * nOut)) for (let i = 0; i < n * nOut; i++) delta[i] = d[i] * g[i];
       }
       if (grad !== null) {
-        addAtB(delta, ws.a[l], grad, off, n, nOut, nIn);
-        sumRows(delta, grad, off + nOut * nIn, n, nOut);
+        if (arena) {
+          // weights and bias into scratch, then added out in one go
+          addAtB(delta, ws.a[l], ws.G, off, n, nOut, nIn, false);
+          sumRowsInto(delta, ws.G, off + nOut * nIn, n, nOut, false);
+          addBlock(grad, ws.G, off, nOut * (nIn + 1));
+        } else {
+          addAtB(delta, ws.a[l], grad, off, n, nOut, nIn);
+          sumRowsInto(delta, grad, off + nOut * nIn, n, nOut, true);
+        }
       }
       if (l > 0) {
         const next = delta === ws.g0 ? ws.g1 : ws.g0;
-        mulAB(delta, params, off, next, n, nOut, nIn, false);
+        mulAB(delta, W, off, next, n, nOut, nIn, false);
         g = next;
       } else if (dX !== undefined) {
-        mulAB(delta, params, off, dX, n, nOut, nIn, false);
+        if (arena) {
+          mulAB(delta, W, off, ws.xout, n, nOut, nIn, false);
+          copyPrefix(dX, ws.xout, n * nIn);
+        } else mulAB(delta, W, off, dX, n, nOut, nIn, false);
       }
     }
   }
@@ -631,19 +657,36 @@ export class Mlp {
   /**
    * Forward-mode derivative of the outputs of the last forward on `ws`: R{out} = (∂out/∂params)·v
    * (+ (∂out/∂X)·xDot when given; v may be null for an input-only tangent). Returns a workspace view
-   * (N × out), valid until the next jvp / hvp on `ws`.
+   * (N × out), valid until the next jvp / hvp on `ws` (do not write to it: a later jvp or hvp with the
+   * same params and v, and no xDot, reuses the tangents instead of recomputing them).
    */
   jvp(params: Float64Array, ws: MlpWorkspace, v: Float64Array | null, xDot?: Float64Array): Float64Array {
     this.checkParams("params", params);
     if (v !== null) this.checkParams("v", v);
     this.checkWorkspace(ws);
     const n = ws.n;
+    if (
+      xDot === undefined &&
+      ws.tangentValid &&
+      !ws.hasXDot &&
+      ws.tangentHasV === (v !== null) &&
+      (v === null || sameNumbers(v, ws.tangentV, this.nParams)) &&
+      sameNumbers(params, ws.tangentParams, this.nParams)
+    )
+      return ws.rOut; // the tangents of the same product are still in rz / ra
+    ws.tangentValid = false;
     if (xDot !== undefined) {
       this.checkRows("xDot", xDot, n, this.inSize);
       ws.ra[0].set(n * this.inSize === xDot.length ? xDot : xDot.subarray(0, n * this.inSize));
     }
     ws.hasXDot = xDot !== undefined;
     const sizes = this.spec.sizes;
+    const arena = ws.arena;
+    const Wt =
+      arena !== null && (this.nLayers > 1 || ws.hasXDot)
+        ? this.stageTransposed(arena, params, ws.P, ws.Pt)
+        : null;
+    const Vt = arena !== null && v !== null ? this.stageTransposed(arena, v, ws.V, ws.Vt) : null;
     for (let l = 0; l < this.nLayers; l++) {
       const nIn = sizes[l];
       const nOut = sizes[l + 1];
@@ -651,19 +694,24 @@ export class Mlp {
       const rz = ws.rz[l + 1];
       const tangentIn = l > 0 || ws.hasXDot;
       if (v !== null) {
-        fillRows(rz, v, off + nOut * nIn, n, nOut);
-        mulABt(ws.a[l], v, off, rz, n, nOut, nIn, true);
-        if (tangentIn) mulABt(ws.ra[l], params, off, rz, n, nOut, nIn, true);
+        mulABt(ws.a[l], v, Vt, off, rz, n, nOut, nIn, false, Vt !== null ? ws.V : v);
+        if (tangentIn) mulABt(ws.ra[l], params, Wt, off, rz, n, nOut, nIn, true);
       } else if (tangentIn) {
-        mulABt(ws.ra[l], params, off, rz, n, nOut, nIn, false);
+        mulABt(ws.ra[l], params, Wt, off, rz, n, nOut, nIn, false);
       } else {
         rz.fill(0, 0, n * nOut);
       }
       if (this.codes[l] !== ACT_LINEAR) {
         const d = ws.d[l + 1];
         const ra = ws.ra[l + 1];
-        for (let i = 0; i < n * nOut; i++) ra[i] = d[i] * rz[i];
+        if (!mulIntoWasm(ra, d, rz, n * nOut)) for (let i = 0; i < n * nOut; i++) ra[i] = d[i] * rz[i];
       }
+    }
+    if (!ws.hasXDot) {
+      ws.tangentParams.set(params);
+      if (v !== null) ws.tangentV.set(v);
+      ws.tangentHasV = v !== null;
+      ws.tangentValid = true;
     }
     return ws.rOut;
   }
@@ -672,7 +720,8 @@ export class Mlp {
    * Hessian-vector product of L(params) = Σ_n ℓ_n(f(x_n; params)) at the last forward on `ws`:
    * ACCUMULATES H·v into `hv` (caller zeroes). The loss enters through gOut = ∂ℓ/∂out (N × out, at the
    * current outputs) and hOut, its output-space Hessian product (see `OutputHessian`; the loss helpers
-   * below build both). Exact: one forward-mode pass and one R-augmented reverse pass.
+   * below build both). Exact: one forward-mode pass and one R-augmented reverse pass (the forward-mode
+   * pass is skipped when the last jvp on `ws` had the same params and v and no input tangent).
    */
   hvp(
     params: Float64Array,
@@ -708,9 +757,18 @@ export class Mlp {
       }
     }
     const sizes = this.spec.sizes;
+    const arena = ws.arena !== null;
+    const W = arena ? ws.P : params;
+    const V = v !== null && arena ? ws.V : v;
     // g / rg: ∂L/∂a_l and R{∂L/∂a_l}; δ / rδ the same for z_l. Buffers alternate between the pairs.
     let g: Float64Array = gOut;
     let rg: Float64Array = ws.hr;
+    if (arena) {
+      ws.P.set(params);
+      if (v !== null) ws.V.set(v);
+      copyPrefix(ws.gin, gOut, n * K);
+      g = ws.gin;
+    }
     for (let l = this.nLayers - 1; l >= 0; l--) {
       const nIn = sizes[l];
       const nOut = sizes[l + 1];
@@ -726,30 +784,45 @@ export class Mlp {
         const a = ws.a[l + 1];
         const d = ws.d[l + 1];
         const rz = ws.rz[l + 1];
-        for (let i = 0; i < len; i++) {
-          const gi = g[i];
-          // R{σ'(z) g} = σ''(z) R{z} g + σ'(z) R{g}
-          rdelta[i] = secondDerivative(code, a[i], d[i]) * rz[i] * gi + d[i] * rg[i];
-          delta[i] = d[i] * gi;
+        if (!hvpDeltasWasm(code, a, d, rz, g, rg, delta, rdelta, len)) {
+          for (let i = 0; i < len; i++) {
+            const gi = g[i];
+            // R{σ'(z) g} = σ''(z) R{z} g + σ'(z) R{g}
+            rdelta[i] = secondDerivative(code, a[i], d[i]) * rz[i] * gi + d[i] * rg[i];
+            delta[i] = d[i] * gi;
+          }
         }
       }
       const bOff = off + nOut * nIn;
-      // H·v for W: R{δ a_{l−1}ᵀ} = R{δ} a_{l−1}ᵀ + δ R{a_{l−1}}ᵀ
-      addAtB(rdelta, ws.a[l], hv, off, n, nOut, nIn);
-      sumRows(rdelta, hv, bOff, n, nOut);
       const tangentIn = l > 0 || ws.hasXDot;
-      if (tangentIn) addAtB(delta, ws.ra[l], hv, off, n, nOut, nIn);
+      // H·v for W: R{δ a_{l−1}ᵀ} = R{δ} a_{l−1}ᵀ + δ R{a_{l−1}}ᵀ
+      if (arena) {
+        addAtB(rdelta, ws.a[l], ws.G, off, n, nOut, nIn, false);
+        if (tangentIn) addAtB(delta, ws.ra[l], ws.G, off, n, nOut, nIn, true);
+        sumRowsInto(rdelta, ws.G, bOff, n, nOut, false);
+        addBlock(hv, ws.G, off, nOut * (nIn + 1));
+      } else {
+        addAtB(rdelta, ws.a[l], hv, off, n, nOut, nIn);
+        if (tangentIn) addAtB(delta, ws.ra[l], hv, off, n, nOut, nIn);
+        sumRowsInto(rdelta, hv, bOff, n, nOut, true);
+      }
       if (grad !== null) {
-        addAtB(delta, ws.a[l], grad, off, n, nOut, nIn);
-        sumRows(delta, grad, bOff, n, nOut);
+        if (arena) {
+          addAtB(delta, ws.a[l], ws.G, off, n, nOut, nIn, false);
+          sumRowsInto(delta, ws.G, bOff, n, nOut, false);
+          addBlock(grad, ws.G, off, nOut * (nIn + 1));
+        } else {
+          addAtB(delta, ws.a[l], grad, off, n, nOut, nIn);
+          sumRowsInto(delta, grad, bOff, n, nOut, true);
+        }
       }
       if (l > 0) {
         const gNext = delta === ws.g0 ? ws.g1 : ws.g0;
         const rgNext = rdelta === ws.rg0 ? ws.rg1 : ws.rg0;
-        mulAB(delta, params, off, gNext, n, nOut, nIn, false);
+        mulAB(delta, W, off, gNext, n, nOut, nIn, false);
         // R{Wᵀδ} = Vᵀδ + Wᵀ R{δ}
-        mulAB(rdelta, params, off, rgNext, n, nOut, nIn, false);
-        if (v !== null) mulAB(delta, v, off, rgNext, n, nOut, nIn, true);
+        mulAB(rdelta, W, off, rgNext, n, nOut, nIn, false);
+        if (V !== null) mulAB(delta, V, off, rgNext, n, nOut, nIn, true);
         g = gNext;
         rg = rgNext;
       }

@@ -34,6 +34,7 @@ import { sampledTheorem1 } from "../src/sensitivity/tabular-sampled.ts";
 import { paperDiscreteProblem, perturbed, randomProblem } from "../test/helpers.ts";
 import { envBenchRows } from "./envs.ts";
 import { formatNnGemm, nnGemmRows } from "./nn-gemm.ts";
+import { benchRl } from "./rl.ts";
 
 const quick = process.argv.includes("--quick");
 
@@ -320,6 +321,19 @@ General engine on the tabular example, ${samples} in-sim samples, 5 θ × 4 seed
   for (const line of formatNnGemm(rows)) console.log(line);
   for (const r of rows)
     (timing as unknown as Record<string, unknown>[]).push({ ...r, case: `nn gemm ${r.backend}: ${r.case}` });
+}
+
+{
+  // SAC gradient updates per second (issue 7: batch 256, 2×256 MLPs) and the smaller nets the evals use.
+  const rl = benchRl({ quick });
+  console.log("\nRL updates (batch 256):");
+  for (const r of rl)
+    console.log(
+      `  ${r.name.padEnd(52)} ${r.medianMs.toFixed(2).padStart(8)} ms ${r.perSecond.toFixed(1).padStart(8)} /s`,
+    );
+  (timing as unknown as Record<string, unknown>[]).push(
+    ...rl.map((r) => ({ case: r.name, medianMs: r.medianMs, perSecond: r.perSecond })),
+  );
 }
 
 {

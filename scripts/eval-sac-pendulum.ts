@@ -8,11 +8,11 @@
  *   options: --steps 20000  --hidden 64,64  --eval-every 2000  --eval-episodes 10  --out docs/results/rl/sac-pendulum
  *            --checkpoint FILE (the final SacCheckpoint as JSON)
  *
- * Network size: an update with batch 256 and SB3's default 2×256 networks costs ≈ 90 ms with the WebAssembly
- * GEMM kernel (≈ 215 ms with the plain-TS one) on this shared 2-core machine (bench/rl.ts), 30–70 min for
- * 20k steps; the eval therefore uses 2×64 (≈ 8–17 ms per update, ≈ 5 min per seed) and otherwise SB3 /
- * rl-zoo settings (lr 1e-3 for actor, critics and α, batch 256, γ 0.99, τ 0.005, one update per step,
- * automatic α with target −1), 1000 uniform random steps first, 100k replay.
+ * Network size: an update with batch 256 and SB3's default 2×256 networks costs ≈ 53 ms with the WebAssembly
+ * GEMM kernel (≈ 211 ms with the plain-TS one) on this shared 2-core machine (bench/rl.ts), ≥ 17 min for
+ * 20k steps (27 min measured under load); the eval therefore uses 2×64 (≈ 4 ms per update, ≈ 5 min per
+ * seed) and otherwise SB3 / rl-zoo settings (lr 1e-3 for actor, critics and α, batch 256, γ 0.99, τ 0.005,
+ * one update per step, automatic α with target −1), 1000 uniform random steps first, 100k replay.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -106,7 +106,8 @@ if (args.includes("--value-check")) {
     target: `deterministic return ≥ ${target} (mean of ${runs[0]?.evalEpisodes} episodes) at ${runs[0]?.config.totalSteps} steps, ≥ 4 of 5 seeds`,
     passedSeeds: passed,
     seeds: rows.length,
-    meetsTarget: passed >= 4,
+    // the target is about 5 seeds: no verdict on fewer
+    meetsTarget: rows.length >= 5 ? passed >= 4 : null,
     config: runs[0]?.config,
     node: process.version,
     rows,
@@ -115,9 +116,9 @@ if (args.includes("--value-check")) {
   const md = [
     `# SAC on the pendulum (issue 7)`,
     "",
-    `Target: ${summary.target}. Result: ${passed}/${rows.length} seeds ${summary.meetsTarget ? "— met" : "— NOT met"}.`,
+    `Target: ${summary.target}. Result: ${passed}/${rows.length} seeds ${summary.meetsTarget === null ? "(fewer than 5 seeds: no verdict)" : summary.meetsTarget ? "— met" : "— NOT met"}.`,
     "",
-    `Settings: ${runs[0]?.config.hidden.length}×${runs[0]?.config.hidden[0]} ${runs[0]?.config.activation} networks (SB3's default is 2×256, ≈ 11× slower per update than 2×64 here, see bench/rl.ts), lr ${runs[0]?.config.actorLr}, batch ${runs[0]?.config.batchSize}, ${runs[0]?.config.learningStarts} random steps, one update per step, automatic α (target −1).`,
+    `Settings: ${runs[0]?.config.hidden.length}×${runs[0]?.config.hidden[0]} ${runs[0]?.config.activation} networks (SB3's default is 2×256, ≈ 13× slower per update than 2×64 here, see bench/rl.ts and README.md), lr ${runs[0]?.config.actorLr}, batch ${runs[0]?.config.batchSize}, ${runs[0]?.config.learningStarts} random steps, one update per step, automatic α (target −1).`,
     `Command per seed: \`node --import tsx scripts/eval-sac-pendulum.ts --seed S --hidden ${runs[0]?.config.hidden.join(",")} --out ${OUT}\`, then \`--summarize --out ${OUT}\`.`,
     "",
     "| seed | return at end (± std over episodes) | best evaluation | first evaluation ≥ −200 (steps) | minutes |",

@@ -240,6 +240,19 @@ export class RunStore {
     return store;
   }
 
+  /** Prepared statements, compiled once per connection: metrics and real transitions are written thousands
+   * of times a second. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Closes the connection (idempotent). */
   close(): void {
     if (this.closed) return;
@@ -255,7 +268,7 @@ export class RunStore {
   /** Records a new run with status `running`; returns its id `yyyymmdd-hhmmss-xxxxxx` (UTC, 6 random hex). */
   createRun(r: NewRun): string {
     if (!Number.isFinite(r.seed)) throw new RangeError(`seed must be a finite number, got ${r.seed}`);
-    const insert = this.db.prepare(
+    const insert = this.stmt(
       `INSERT INTO runs (id, experiment, config, seed, version, git_commit, command, status, error, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'running', NULL, ?, ?)`,
     );
@@ -282,9 +295,12 @@ export class RunStore {
     if (!RUN_STATUSES.includes(status)) throw new RangeError(`unknown run status '${status}'`);
     const changes = this.guard(
       () =>
-        this.db
-          .prepare("UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?")
-          .run(status, error ?? null, new Date().toISOString(), id).changes,
+        this.stmt("UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?").run(
+          status,
+          error ?? null,
+          new Date().toISOString(),
+          id,
+        ).changes,
     );
     if (changes === 0) throw new StoreError(`no run '${id}' in store ${this.path}`);
   }
@@ -292,7 +308,7 @@ export class RunStore {
   /** The run with this id, or the only run whose id starts with it. */
   getRun(idOrPrefix: string): RunRow {
     const exact = this.guard(
-      () => this.db.prepare("SELECT * FROM runs WHERE id = ?").get(idOrPrefix) as RunRecord | undefined,
+      () => this.stmt("SELECT * FROM runs WHERE id = ?").get(idOrPrefix) as RunRecord | undefined,
     );
     if (exact) return toRunRow(exact);
     const found =
@@ -300,9 +316,10 @@ export class RunStore {
         ? []
         : this.guard(
             () =>
-              this.db
-                .prepare("SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3")
-                .all(idOrPrefix.length, idOrPrefix) as RunRecord[],
+              this.stmt("SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3").all(
+                idOrPrefix.length,
+                idOrPrefix,
+              ) as RunRecord[],
           );
     if (found.length === 1) return toRunRow(found[0]);
     if (found.length === 0) throw new StoreError(`no run '${idOrPrefix}' in store ${this.path}`);
@@ -332,7 +349,7 @@ export class RunStore {
       sql += " LIMIT ?";
       args.push(filter.limit);
     }
-    return this.guard(() => (this.db.prepare(sql).all(...args) as RunRecord[]).map(toRunRow));
+    return this.guard(() => (this.stmt(sql).all(...args) as RunRecord[]).map(toRunRow));
   }
 
   /**
@@ -345,7 +362,7 @@ export class RunStore {
     checkIndex("step", step);
     for (const [k, v] of Object.entries(metrics))
       if (typeof v !== "number") throw new TypeError(`metric '${k}' must be a number, got ${typeof v}`);
-    const put = this.db.prepare(
+    const put = this.stmt(
       "INSERT OR REPLACE INTO metrics (run_id, trial, step, key, value) VALUES (?, ?, ?, ?, ?)",
     );
     this.guard(
@@ -375,7 +392,7 @@ export class RunStore {
     sql += " ORDER BY trial, step, key";
     const rows = this.guard(
       () =>
-        this.db.prepare(sql).all(...args) as {
+        this.stmt(sql).all(...args) as {
           trial: number;
           step: number;
           key: string;
@@ -389,14 +406,12 @@ export class RunStore {
   lastMetrics(runId: string): MetricRow[] {
     const rows = this.guard(
       () =>
-        this.db
-          .prepare(
-            `SELECT m.trial, m.step, m.key, m.value FROM metrics m
+        this.stmt(
+          `SELECT m.trial, m.step, m.key, m.value FROM metrics m
              JOIN (SELECT trial, key, max(step) AS step FROM metrics WHERE run_id = ? GROUP BY trial, key) l
                ON m.trial = l.trial AND m.key = l.key AND m.step = l.step
              WHERE m.run_id = ? ORDER BY m.trial, m.key`,
-          )
-          .all(runId, runId) as { trial: number; step: number; key: string; value: number | null }[],
+        ).all(runId, runId) as { trial: number; step: number; key: string; value: number | null }[],
     );
     return rows.map((r) => ({ trial: r.trial, step: r.step, key: r.key, value: r.value ?? Number.NaN }));
   }
@@ -422,11 +437,9 @@ export class RunStore {
     try {
       this.guard(
         () =>
-          this.db
-            .prepare(
-              "INSERT INTO transitions (run_id, trial, batch, idx, data, rng) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .run(runId, trial, batch, idx, blob, rngText),
+          this.stmt(
+            "INSERT INTO transitions (run_id, trial, batch, idx, data, rng) VALUES (?, ?, ?, ?, ?, ?)",
+          ).run(runId, trial, batch, idx, blob, rngText),
         runId,
       );
     } catch (e) {
@@ -446,11 +459,9 @@ export class RunStore {
   ): { idx: number; data: Float64Array; rng: number[] }[] {
     const rows = this.guard(
       () =>
-        this.db
-          .prepare(
-            "SELECT idx, data, rng FROM transitions WHERE run_id = ? AND trial = ? AND batch = ? ORDER BY idx",
-          )
-          .all(runId, trial, batch) as { idx: number; data: Buffer; rng: string }[],
+        this.stmt(
+          "SELECT idx, data, rng FROM transitions WHERE run_id = ? AND trial = ? AND batch = ? ORDER BY idx",
+        ).all(runId, trial, batch) as { idx: number; data: Buffer; rng: string }[],
     );
     return rows.map((r) => {
       if (r.data.byteLength % 8 !== 0)
@@ -467,10 +478,8 @@ export class RunStore {
   countTransitions(runId: string, trial?: number): number {
     const row = this.guard(() =>
       trial === undefined
-        ? this.db.prepare("SELECT count(*) AS n FROM transitions WHERE run_id = ?").get(runId)
-        : this.db
-            .prepare("SELECT count(*) AS n FROM transitions WHERE run_id = ? AND trial = ?")
-            .get(runId, trial),
+        ? this.stmt("SELECT count(*) AS n FROM transitions WHERE run_id = ?").get(runId)
+        : this.stmt("SELECT count(*) AS n FROM transitions WHERE run_id = ? AND trial = ?").get(runId, trial),
     ) as { n: number };
     return row.n;
   }
@@ -487,17 +496,13 @@ export class RunStore {
       () =>
         this.db
           .transaction(() => {
-            this.db
-              .prepare(
-                "INSERT OR REPLACE INTO checkpoints (run_id, trial, iteration, state, created_at) VALUES (?, ?, ?, ?, ?)",
-              )
-              .run(runId, trial, iteration, text, new Date().toISOString());
-            this.db
-              .prepare(
-                `DELETE FROM checkpoints WHERE run_id = ? AND trial = ? AND iteration NOT IN
+            this.stmt(
+              "INSERT OR REPLACE INTO checkpoints (run_id, trial, iteration, state, created_at) VALUES (?, ?, ?, ?, ?)",
+            ).run(runId, trial, iteration, text, new Date().toISOString());
+            this.stmt(
+              `DELETE FROM checkpoints WHERE run_id = ? AND trial = ? AND iteration NOT IN
                  (SELECT iteration FROM checkpoints WHERE run_id = ? AND trial = ? ORDER BY iteration DESC LIMIT ?)`,
-              )
-              .run(runId, trial, runId, trial, CHECKPOINTS_KEPT);
+            ).run(runId, trial, runId, trial, CHECKPOINTS_KEPT);
           })
           .immediate(),
       runId,
@@ -511,16 +516,12 @@ export class RunStore {
   ): { trial: number; iteration: number; state: unknown } | undefined {
     const row = this.guard(() =>
       trial === undefined
-        ? this.db
-            .prepare(
-              "SELECT trial, iteration, state FROM checkpoints WHERE run_id = ? ORDER BY trial DESC, iteration DESC LIMIT 1",
-            )
-            .get(runId)
-        : this.db
-            .prepare(
-              "SELECT trial, iteration, state FROM checkpoints WHERE run_id = ? AND trial = ? ORDER BY iteration DESC LIMIT 1",
-            )
-            .get(runId, trial),
+        ? this.stmt(
+            "SELECT trial, iteration, state FROM checkpoints WHERE run_id = ? ORDER BY trial DESC, iteration DESC LIMIT 1",
+          ).get(runId)
+        : this.stmt(
+            "SELECT trial, iteration, state FROM checkpoints WHERE run_id = ? AND trial = ? ORDER BY iteration DESC LIMIT 1",
+          ).get(runId, trial),
     ) as { trial: number; iteration: number; state: string } | undefined;
     return row && { trial: row.trial, iteration: row.iteration, state: decodeState(row.state) };
   }
@@ -529,16 +530,13 @@ export class RunStore {
   summary(runId: string): RunSummary {
     return this.guard(() => {
       const count = (table: string) =>
-        (this.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE run_id = ?`).get(runId) as { n: number })
-          .n;
-      const last = this.db.prepare("SELECT max(step) AS s FROM metrics WHERE run_id = ?").get(runId) as {
+        (this.stmt(`SELECT count(*) AS n FROM ${table} WHERE run_id = ?`).get(runId) as { n: number }).n;
+      const last = this.stmt("SELECT max(step) AS s FROM metrics WHERE run_id = ?").get(runId) as {
         s: number | null;
       };
-      const cp = this.db
-        .prepare(
-          "SELECT trial, iteration FROM checkpoints WHERE run_id = ? ORDER BY trial DESC, iteration DESC LIMIT 1",
-        )
-        .get(runId) as { trial: number; iteration: number } | undefined;
+      const cp = this.stmt(
+        "SELECT trial, iteration FROM checkpoints WHERE run_id = ? ORDER BY trial DESC, iteration DESC LIMIT 1",
+      ).get(runId) as { trial: number; iteration: number } | undefined;
       return {
         metrics: count("metrics"),
         transitions: count("transitions"),

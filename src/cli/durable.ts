@@ -7,10 +7,8 @@
  */
 
 import type { TabularProblem } from "../envs/tabular.ts";
-import { thetaFromMDP } from "../envs/tabular.ts";
 import type { RealTransitionLog } from "../envs/tabular-rollout.ts";
-import type { TabularExperiment, TrialResult } from "../experiments/tabular-experiments.ts";
-import { Rng } from "../math/rng.ts";
+import { type TabularExperiment, type TrialResult, trialStart } from "../experiments/tabular-experiments.ts";
 import { type BilevelCheckpoint, BilevelRunner, type IterationRecord } from "../outer/bilevel.ts";
 import type { RunStore } from "../store/store.ts";
 import type { Progress } from "./progress.ts";
@@ -57,14 +55,6 @@ function storeLog(store: RunStore, runId: string, trial: number): RealTransition
     recorded: (batch) => store.transitions(runId, trial, batch),
     commit: (batch, idx, data, rng) => store.appendTransition(runId, trial, batch, idx, data, rng),
   };
-}
-
-/** Starting θ of trial k: θ_start + noise · N(0, I) from the trial's seed (as `runTrial`). */
-function trialStart(spec: TabularExperiment, problem: TabularProblem, k: number) {
-  const rng = Rng.fromSeed(spec.seed + k);
-  const init = rng.split();
-  const centre = spec.initFrom === "real" ? thetaFromMDP(problem.real) : problem.theta0;
-  return { rng, theta0: Float64Array.from(centre, (c) => c + spec.initNoise * init.normal()) };
 }
 
 export interface DurableOptions {

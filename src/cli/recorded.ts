@@ -17,6 +17,27 @@ export interface RecordedRun {
   finish<T>(body: () => Promise<T> | T): Promise<T>;
 }
 
+/** A new run in `store` (status running) with this installation's version, commit and command line; says
+ * its id on stderr unless quiet. */
+export function startRun(
+  store: RunStore,
+  experiment: string,
+  config: unknown,
+  seed: number,
+  quiet: boolean,
+): string {
+  const id = store.createRun({
+    experiment,
+    config,
+    seed,
+    version: PACKAGE_VERSION,
+    commit: gitCommit(),
+    command: process.argv.slice(2),
+  });
+  if (!quiet) process.stderr.write(`run ${id} (store ${store.path})\n`);
+  return id;
+}
+
 export function recordRun(
   storePath: string | undefined,
   experiment: string,
@@ -27,19 +48,11 @@ export function recordRun(
   const store = RunStore.open(storePath ?? defaultStorePath());
   let id: string;
   try {
-    id = store.createRun({
-      experiment,
-      config,
-      seed,
-      version: PACKAGE_VERSION,
-      commit: gitCommit(),
-      command: process.argv.slice(2),
-    });
+    id = startRun(store, experiment, config, seed, quiet);
   } catch (err) {
     store.close();
     throw err;
   }
-  if (!quiet) process.stderr.write(`run ${id} (store ${store.path})\n`);
   return {
     id,
     metrics: (trial, then) => (step, m) => {

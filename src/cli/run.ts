@@ -16,9 +16,10 @@ import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
 import { RunStore } from "../store/store.ts";
 import { readConfigFile } from "./config-file.ts";
-import { defaultStorePath, gitCommit, PACKAGE_VERSION } from "./context.ts";
+import { defaultStorePath } from "./context.ts";
 import { Interrupted, runTabularDurable, stopSignal, trialsFromStore } from "./durable.ts";
 import { makeProgress } from "./progress.ts";
+import { startRun } from "./recorded.ts";
 
 export interface RunOptions {
   out?: string;
@@ -82,15 +83,7 @@ export async function runCommand(name: string, o: RunOptions): Promise<void> {
   const checkpointEvery = o.checkpointEvery ?? 10;
   const store = RunStore.open(o.store ?? defaultStorePath());
   try {
-    const runId = store.createRun({
-      experiment: name,
-      config: spec,
-      seed: spec.seed,
-      version: PACKAGE_VERSION,
-      commit: gitCommit(),
-      command: process.argv.slice(2),
-    });
-    if (!o.quiet) process.stderr.write(`run ${runId} (store ${store.path})\n`);
+    const runId = startRun(store, name, spec, spec.seed, o.quiet ?? false);
     await continueTabularRun(store, runId, name, spec, problem, {
       out,
       checkpointEvery,

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { InputError } from "../common/errors.ts";
 import { type TabularProblem, thetaFromMDP } from "../envs/tabular.ts";
 import { Rng } from "../math/rng.ts";
-import { BilevelConfigSchema, type IterationRecord, runBilevel } from "../outer/bilevel.ts";
+import { BilevelConfigSchema, type IterationRecord } from "../outer/bilevel.ts";
 import { paperDiscreteProblem } from "./problems.ts";
 import { experimentFields, type NamedExperiment, resolveSpec } from "./resolve.ts";
 
@@ -109,19 +109,18 @@ export interface TrialSummary {
   finalTheta: number[];
 }
 
-export function runTrial(
+/** Trial k's generator (seed + k) and starting θ = θ_start + noise · N(0, I) from its first split; the run
+ * takes the generator's following streams. */
+export function trialStart(
   spec: TabularExperiment,
   problem: TabularProblem,
   k: number,
-  onIteration?: (iteration: number) => void,
-): TrialResult {
+): { seed: number; rng: Rng; theta0: Float64Array } {
   const seed = spec.seed + k;
   const rng = Rng.fromSeed(seed);
   const init = rng.split();
   const centre = spec.initFrom === "real" ? thetaFromMDP(problem.real) : problem.theta0;
-  const theta0 = Float64Array.from(centre, (c) => c + spec.initNoise * init.normal());
-  const run = runBilevel(problem, theta0, spec.bilevel, rng, (step) => onIteration?.(step));
-  return { seed, theta0, records: run.records };
+  return { seed, rng, theta0: Float64Array.from(centre, (c) => c + spec.initNoise * init.normal()) };
 }
 
 export function summarizeTrial(spec: TabularExperiment, t: TrialResult): TrialSummary {

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  box,
-  type ControlEnv,
-  clipAction,
-  type EnvParams,
-  type StepResult,
-} from "../src/envs/control/env.ts";
+import { box, type ControlEnv, type EnvParams, type StepResult } from "../src/envs/control/env.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
 import { ReplayBuffer } from "../src/inner/replay-buffer.ts";
 import { polyakUpdate } from "../src/inner/rl-common.ts";
@@ -14,32 +8,7 @@ import { SacAgent, type SacCheckpoint, SacConfigSchema, trainSac } from "../src/
 import { Rng } from "../src/math/rng.ts";
 import { Mlp } from "../src/nn/index.ts";
 import { logOneMinusTanhSq, SquashedGaussianPolicy } from "../src/policies/squashed-gaussian.ts";
-
-/**
- * A one-step contextual bandit: context c ~ U(−1, 1), action a ∈ [−1, 1], reward −(a − c/2)², then the
- * episode terminates. The optimal action is c/2 and Q(c, a) = −(a − c/2)² exactly.
- */
-class BanditEnv implements ControlEnv {
-  readonly id = "bandit";
-  readonly description = "one-step bandit, optimum a = c/2";
-  readonly stateSize = 1;
-  readonly observationSpace = box([-1], [1]);
-  readonly actionSpace = box([-1], [1]);
-  readonly maxSteps = 10;
-  readonly defaultParams: EnvParams = {};
-  private readonly a = new Float64Array(1);
-  reset(_p: EnvParams, s: Float64Array, rng: Rng): void {
-    s[0] = 2 * rng.uniform() - 1;
-  }
-  observe(_p: EnvParams, s: Float64Array, o: Float64Array): void {
-    o[0] = s[0];
-  }
-  step(_p: EnvParams, s: Float64Array, action: Float64Array, _rng: Rng, out: StepResult): void {
-    const a = clipAction(this.actionSpace, action, this.a)[0];
-    out.reward = -((a - 0.5 * s[0]) ** 2);
-    out.terminated = true;
-  }
-}
+import { BanditEnv } from "./rl-envs.ts";
 
 /**
  * Observation t/10 (t = steps taken), reward 1; terminates when the action exceeds 0.5, else the time limit

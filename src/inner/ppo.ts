@@ -27,8 +27,10 @@ import type { Rng } from "../math/rng.ts";
 import { Adam, Mlp, type MlpWorkspace } from "../nn/index.ts";
 import { GaussianMlpPolicy } from "../policies/mlp-policies.ts";
 import {
+  checkNetworkShape,
   clipGradNorm,
-  evaluateEpisodes,
+  type Evaluation,
+  Evaluator,
   fromNumberArray,
   mlpSpec,
   type NetworkJson,
@@ -291,11 +293,8 @@ export class PpoAgent {
       { hidden: sizes.slice(1, -1), activation: act === "linear" ? "tanh" : act },
       rng,
     );
-    const same = (a: NetworkJson["spec"], b: NetworkJson["spec"]) => JSON.stringify(a) === JSON.stringify(b);
-    if (!same(ckpt.actor.spec, agent.policy.net.spec))
-      throw new RangeError("checkpoint actor: shape does not match");
-    if (!same(ckpt.value.spec, agent.critic.spec))
-      throw new RangeError("checkpoint value: shape does not match");
+    checkNetworkShape("actor", ckpt.actor, agent.policy.net.spec);
+    checkNetworkShape("value", ckpt.value, agent.critic.spec);
     const nNet = agent.policy.netParams;
     agent.phi.set(fromNumberArray("actor", ckpt.actor.params, nNet));
     agent.phi.set(fromNumberArray("logStd", ckpt.logStd, ckpt.actionSize), nNet);
@@ -305,16 +304,9 @@ export class PpoAgent {
   }
 }
 
-export interface PpoEvaluation {
-  step: number;
-  mean: number;
-  std: number;
-  length: number;
-}
-
 export interface PpoResult {
   agent: PpoAgent;
-  evaluations: PpoEvaluation[];
+  evaluations: Evaluation[];
   valueParams: Float64Array;
   value: (obs: Float64Array, n: number, out: Float64Array) => void;
   checkpoint: () => PpoCheckpoint;
@@ -391,17 +383,9 @@ export function trainPpo(
   const obs = Float64Array.from(env.reset());
   const epReturn = new Float64Array(n);
   const epLength = new Float64Array(n);
-  const evaluations: PpoEvaluation[] = [];
   let steps = 0;
   let episodes = 0;
-  let lastEval = -1;
-  const evaluate = () => {
-    if (task.evalEnv === undefined) return;
-    const res = evaluateEpisodes(task.evalEnv, (o, m, out) => agent.act(o, m, out, true));
-    evaluations.push({ step: steps, mean: res.mean, std: res.std, length: res.length });
-    lastEval = steps;
-    onMetrics?.(steps, { "eval/return": res.mean, "eval/returnStd": res.std, "eval/length": res.length });
-  };
+  const evaluator = new Evaluator(task, (o, m, out) => agent.act(o, m, out, true), onMetrics);
 
   for (let it = 0; it < rollouts; it++) {
     if (cfg.annealLr) {
@@ -565,12 +549,12 @@ export function trainPpo(
       cfg.evalInterval > 0 &&
       Math.floor(steps / cfg.evalInterval) > Math.floor((steps - N) / cfg.evalInterval)
     )
-      evaluate();
+      evaluator.run(steps);
   }
-  if (lastEval !== steps) evaluate();
+  evaluator.final(steps);
   return {
     agent,
-    evaluations,
+    evaluations: evaluator.evaluations,
     valueParams,
     value: (o, m, out) => agent.value(o, m, out),
     checkpoint: () => agent.checkpoint(),

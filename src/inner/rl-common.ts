@@ -65,6 +65,40 @@ export interface EvaluationResult {
   returns: number[];
 }
 
+/** One deterministic evaluation during training. */
+export interface Evaluation {
+  /** Environment steps taken when it ran. */
+  step: number;
+  mean: number;
+  std: number;
+  length: number;
+}
+
+/** The evaluations of a training run: `act` on `task.evalEnv` (nothing without one), kept and reported as
+ * `eval/…` metrics. */
+export class Evaluator {
+  readonly evaluations: Evaluation[] = [];
+  private last = -1;
+  constructor(
+    private readonly task: RlTask,
+    private readonly act: ActFn,
+    private readonly onMetrics?: RlMetricsCallback,
+  ) {}
+
+  run(step: number): void {
+    if (this.task.evalEnv === undefined) return;
+    const res = evaluateEpisodes(this.task.evalEnv, this.act);
+    this.evaluations.push({ step, mean: res.mean, std: res.std, length: res.length });
+    this.last = step;
+    this.onMetrics?.(step, { "eval/return": res.mean, "eval/returnStd": res.std, "eval/length": res.length });
+  }
+
+  /** The closing evaluation, unless one already ran at this step. */
+  final(step: number): void {
+    if (this.last !== step) this.run(step);
+  }
+}
+
 /**
  * Runs one episode in each copy of `env` (from `env.reset()`) with `act`, and returns the mean
  * undiscounted return. Copies that finish early keep stepping (auto-reset) until the last one is done, but
@@ -161,6 +195,14 @@ export function fromNumberArray(name: string, x: unknown, length?: number): Floa
     out[i] = v;
   });
   return out;
+}
+
+/** Throws unless a checkpoint's network `net` has the layer sizes and activations of `spec`. */
+export function checkNetworkShape(name: string, net: NetworkJson, spec: MlpSpec): void {
+  const same =
+    JSON.stringify(net.spec.sizes) === JSON.stringify(spec.sizes) &&
+    JSON.stringify(net.spec.activations) === JSON.stringify(spec.activations);
+  if (!same) throw new RangeError(`checkpoint ${name}: network shape does not match`);
 }
 
 export function networkToJson(spec: MlpSpec, params: Float64Array, name = "params"): NetworkJson {

@@ -41,7 +41,9 @@ import { SquashedGaussianPolicy } from "../policies/squashed-gaussian.ts";
 import { allocBatch, ReplayBuffer, type TransitionBatch } from "./replay-buffer.ts";
 import {
   checkFiniteBox,
-  evaluateEpisodes,
+  checkNetworkShape,
+  type Evaluation,
+  Evaluator,
   fromNumberArray,
   mlpSpec,
   type NetworkJson,
@@ -174,13 +176,6 @@ export interface SacCheckpoint {
   /** Environment steps and updates behind these parameters. */
   steps: number;
   updates: number;
-}
-
-function sameSpec(a: NetworkJson["spec"], b: NetworkJson["spec"]): boolean {
-  return (
-    JSON.stringify(a.sizes) === JSON.stringify(b.sizes) &&
-    JSON.stringify(a.activations) === JSON.stringify(b.activations)
-  );
 }
 
 /** The SAC learner: networks, optimisers and one gradient update on a batch. Not re-entrant. */
@@ -554,18 +549,15 @@ export class SacAgent {
       high: fromNumberArray("actionHigh", ckpt.actionHigh, ckpt.actionSize),
     };
     const agent = new SacAgent(ckpt.obsSize, box, cfg, rng);
-    const check = (name: string, net: NetworkJson, spec: NetworkJson["spec"]) => {
-      if (!sameSpec(net.spec, spec)) throw new RangeError(`checkpoint ${name}: network shape does not match`);
-    };
-    check("actor", ckpt.actor, agent.policy.net.spec);
+    checkNetworkShape("actor", ckpt.actor, agent.policy.net.spec);
     agent.actorParams.set(fromNumberArray("actor", ckpt.actor.params, agent.policy.nParams));
     const targets = [agent.critic1, agent.critic2, agent.target1, agent.target2];
     [...ckpt.critics, ...ckpt.targetCritics].forEach((net, i) => {
-      check(`critic ${i}`, net, agent.critic.spec);
+      checkNetworkShape(`critic ${i}`, net, agent.critic.spec);
       targets[i].set(fromNumberArray(`critic ${i}`, net.params, agent.critic.nParams));
     });
     if (ckpt.value !== null && agent.valueNet !== null) {
-      check("value", ckpt.value, agent.valueNet.spec);
+      checkNetworkShape("value", ckpt.value, agent.valueNet.spec);
       agent.valueParams.set(fromNumberArray("value", ckpt.value.params, agent.valueNet.nParams));
     }
     if (!Number.isFinite(ckpt.logAlpha)) throw new RangeError("checkpoint logAlpha must be finite");
@@ -576,19 +568,12 @@ export class SacAgent {
   }
 }
 
-export interface SacEvaluation {
-  step: number;
-  mean: number;
-  std: number;
-  length: number;
-}
-
 export interface SacResult {
   agent: SacAgent;
   /** The replay buffer at the end (normalised actions). */
   buffer: ReplayBuffer;
   /** Deterministic evaluations on the task's evalEnv (empty without one). */
-  evaluations: SacEvaluation[];
+  evaluations: Evaluation[];
   /** The value network's parameters (empty when disabled): SGFT's V_sim. */
   valueParams: Float64Array;
   /** V(s) for n observations. */
@@ -629,7 +614,6 @@ export function trainSac(
   const obs = Float64Array.from(env.reset());
   const epReturn = new Float64Array(n);
   const epLength = new Float64Array(n);
-  const evaluations: SacEvaluation[] = [];
   // interval accumulators
   let doneReturns = 0;
   let doneLengths = 0;
@@ -638,15 +622,8 @@ export function trainSac(
   const acc = { criticLoss: 0, actorLoss: 0, alphaLoss: 0, valueLoss: 0, alpha: 0, entropy: 0, q: 0 };
   let episodes = 0;
   let steps = 0;
-  let lastEval = -1;
 
-  const evaluate = () => {
-    if (task.evalEnv === undefined) return;
-    const res = evaluateEpisodes(task.evalEnv, (o, m, out) => agent.act(o, m, out, true));
-    evaluations.push({ step: steps, mean: res.mean, std: res.std, length: res.length });
-    lastEval = steps;
-    onMetrics?.(steps, { "eval/return": res.mean, "eval/returnStd": res.std, "eval/length": res.length });
-  };
+  const evaluator = new Evaluator(task, (o, m, out) => agent.act(o, m, out, true), onMetrics);
 
   while (steps < cfg.totalSteps) {
     if (steps < cfg.learningStarts) {
@@ -714,13 +691,13 @@ export function trainSac(
       for (const k of Object.keys(acc) as (keyof typeof acc)[]) acc[k] = 0;
     }
     if (cfg.evalInterval > 0 && Math.floor(steps / cfg.evalInterval) > Math.floor(before / cfg.evalInterval))
-      evaluate();
+      evaluator.run(steps);
   }
-  if (lastEval !== steps) evaluate();
+  evaluator.final(steps);
   return {
     agent,
     buffer,
-    evaluations,
+    evaluations: evaluator.evaluations,
     valueParams: agent.valueParams,
     value: (o, m, out) => agent.value(o, m, out),
     checkpoint: () => agent.checkpoint(),

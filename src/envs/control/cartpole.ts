@@ -32,6 +32,30 @@ export const CARTPOLE_DEFAULTS: EnvParams = Object.freeze({
 export const CARTPOLE_X_THRESHOLD = 2.4;
 export const CARTPOLE_THETA_THRESHOLD = (12 * 2 * Math.PI) / 360;
 
+/** Gymnasium's CartPole observation box (twice the termination limits; velocities unbounded), shared with
+ * the MuJoCo cart-pole. */
+export const CARTPOLE_OBSERVATION_SPACE = box(
+  [
+    -2 * CARTPOLE_X_THRESHOLD,
+    Number.NEGATIVE_INFINITY,
+    -2 * CARTPOLE_THETA_THRESHOLD,
+    Number.NEGATIVE_INFINITY,
+  ],
+  [
+    2 * CARTPOLE_X_THRESHOLD,
+    Number.POSITIVE_INFINITY,
+    2 * CARTPOLE_THETA_THRESHOLD,
+    Number.POSITIVE_INFINITY,
+  ],
+);
+
+/** Which parameters the gaps act on (both cart-poles use these names). */
+export const CARTPOLE_PARAM_ROLES = Object.freeze({
+  masses: ["massCart", "massPole"],
+  gain: "gain",
+  damping: ["cartFriction", "poleDamping"],
+});
+
 /**
  * One Euler step of the cart-pole under a force command u (already clipped), written into `out`
  * (may alias `s`). Shared by the env and its parametric model so the two agree bit for bit.
@@ -64,28 +88,11 @@ export class CartPoleEnv implements ControlEnv {
   readonly description =
     "CartPole-v1 dynamics with a continuous force u·forceMag: +1 per step while |x| ≤ 2.4 and |ϑ| ≤ 12°";
   readonly stateSize = 4;
-  readonly observationSpace = box(
-    [
-      -2 * CARTPOLE_X_THRESHOLD,
-      Number.NEGATIVE_INFINITY,
-      -2 * CARTPOLE_THETA_THRESHOLD,
-      Number.NEGATIVE_INFINITY,
-    ],
-    [
-      2 * CARTPOLE_X_THRESHOLD,
-      Number.POSITIVE_INFINITY,
-      2 * CARTPOLE_THETA_THRESHOLD,
-      Number.POSITIVE_INFINITY,
-    ],
-  );
+  readonly observationSpace = CARTPOLE_OBSERVATION_SPACE;
   readonly actionSpace = box([-1], [1]);
   readonly maxSteps = 500;
   readonly defaultParams = CARTPOLE_DEFAULTS;
-  readonly paramRoles = Object.freeze({
-    masses: ["massCart", "massPole"],
-    gain: "gain",
-    damping: ["cartFriction", "poleDamping"],
-  });
+  readonly paramRoles = CARTPOLE_PARAM_ROLES;
   private readonly u = new Float64Array(1);
 
   reset(_params: EnvParams, state: Float64Array, rng: Rng): void {
@@ -106,11 +113,16 @@ export class CartPoleEnv implements ControlEnv {
 
 /** Gymnasium's termination test on a state. */
 export function cartpoleTerminated(s: ArrayLike<number>): boolean {
+  return cartpoleOutOfBounds(s[0], s[2]);
+}
+
+/** Gymnasium's termination: the cart beyond ±2.4 or the pole beyond ±12° (also the MuJoCo cart-pole's). */
+export function cartpoleOutOfBounds(x: number, theta: number): boolean {
   return (
-    s[0] < -CARTPOLE_X_THRESHOLD ||
-    s[0] > CARTPOLE_X_THRESHOLD ||
-    s[2] < -CARTPOLE_THETA_THRESHOLD ||
-    s[2] > CARTPOLE_THETA_THRESHOLD
+    x < -CARTPOLE_X_THRESHOLD ||
+    x > CARTPOLE_X_THRESHOLD ||
+    theta < -CARTPOLE_THETA_THRESHOLD ||
+    theta > CARTPOLE_THETA_THRESHOLD
   );
 }
 

@@ -15,7 +15,11 @@
  * Params: gravity, massCart, massPole, forceMag, gain, cartFriction, poleDamping, timestep, frameSkip.
  */
 import type { Rng } from "../../math/rng.ts";
-import { CARTPOLE_THETA_THRESHOLD, CARTPOLE_X_THRESHOLD } from "../control/cartpole.ts";
+import {
+  CARTPOLE_OBSERVATION_SPACE,
+  CARTPOLE_PARAM_ROLES,
+  cartpoleOutOfBounds,
+} from "../control/cartpole.ts";
 import { box, clipAction, type EnvParams, type StepResult } from "../control/env.ts";
 import { MujocoEnv } from "./env-base.ts";
 import type { Mujoco } from "./runtime.ts";
@@ -77,28 +81,11 @@ export class MjCartPoleEnv extends MujocoEnv {
   readonly id = "mj-cartpole";
   readonly description =
     "MuJoCo cart-pole (slider cart + hinged rod, RK4): force u·forceMag, +1 per step while |x| ≤ 2.4 and |ϑ| ≤ 12°, 500 steps";
-  readonly observationSpace = box(
-    [
-      -2 * CARTPOLE_X_THRESHOLD,
-      Number.NEGATIVE_INFINITY,
-      -2 * CARTPOLE_THETA_THRESHOLD,
-      Number.NEGATIVE_INFINITY,
-    ],
-    [
-      2 * CARTPOLE_X_THRESHOLD,
-      Number.POSITIVE_INFINITY,
-      2 * CARTPOLE_THETA_THRESHOLD,
-      Number.POSITIVE_INFINITY,
-    ],
-  );
+  readonly observationSpace = CARTPOLE_OBSERVATION_SPACE;
   readonly actionSpace = box([-1], [1]);
   readonly maxSteps = 500;
   readonly defaultParams = MJ_CARTPOLE_DEFAULTS;
-  readonly paramRoles = Object.freeze({
-    masses: ["massCart", "massPole"],
-    gain: "gain",
-    damping: ["cartFriction", "poleDamping"],
-  });
+  readonly paramRoles = CARTPOLE_PARAM_ROLES;
 
   constructor(mj: Mujoco) {
     super(mj, "mj-cartpole", MJ_CARTPOLE_XML, 1);
@@ -142,13 +129,7 @@ export class MjCartPoleEnv extends MujocoEnv {
     sim.advance(n);
     sim.save(state);
     out.reward = 1;
-    const x = state[X];
-    const th = state[TH];
-    out.terminated =
-      x < -CARTPOLE_X_THRESHOLD ||
-      x > CARTPOLE_X_THRESHOLD ||
-      th < -CARTPOLE_THETA_THRESHOLD ||
-      th > CARTPOLE_THETA_THRESHOLD;
+    out.terminated = cartpoleOutOfBounds(state[X], state[TH]);
   }
 }
 

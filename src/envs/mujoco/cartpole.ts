@@ -20,13 +20,12 @@ import {
   CARTPOLE_PARAM_ROLES,
   cartpoleOutOfBounds,
 } from "../control/cartpole.ts";
-import { box, clipAction, type EnvParams, type StepResult } from "../control/env.ts";
+import { box, type EnvParams, type StepResult } from "../control/env.ts";
 import { MujocoEnv } from "./env-base.ts";
 import type { Mujoco } from "./runtime.ts";
 import {
   bodyMassBinding,
   dofDampingBinding,
-  frameSkipOf,
   gravityBinding,
   type HeapViews,
   motorGainBinding,
@@ -120,14 +119,7 @@ export class MjCartPoleEnv extends MujocoEnv {
   }
 
   step(params: EnvParams, state: Float64Array, action: Float64Array, _rng: Rng, out: StepResult): void {
-    clipAction(this.actionSpace, action, this.u);
-    const n = frameSkipOf(params);
-    const sim = this.sim;
-    sim.sync(params);
-    sim.load(state);
-    this.control(params, state, this.u, sim.views());
-    sim.advance(n);
-    sim.save(state);
+    this.simulate(params, state, action);
     out.reward = 1;
     out.terminated = cartpoleOutOfBounds(state[X], state[TH]);
   }

@@ -13,7 +13,7 @@ import {
   type StepResult,
 } from "../control/env.ts";
 import { type Mujoco, templateModel } from "./runtime.ts";
-import { type HeapViews, MjSim, type ParamBinding } from "./sim.ts";
+import { frameSkipOf, type HeapViews, MjSim, type ParamBinding } from "./sim.ts";
 
 export abstract class MujocoEnv implements ControlEnv {
   abstract readonly id: string;
@@ -53,6 +53,18 @@ export abstract class MujocoEnv implements ControlEnv {
 
   /** Write ctrl for the clipped action `u` at the loaded `state`. */
   protected abstract control(params: EnvParams, state: Float64Array, u: Float64Array, v: HeapViews): void;
+
+  /** One environment step: clip the action into `u`, write params and state into MjData, set ctrl, run the
+   * params' frame-skip of mj_step and read the state back. */
+  protected simulate(params: EnvParams, state: Float64Array, action: ArrayLike<number>): void {
+    clipAction(this.actionSpace, action, this.u);
+    const sim = this.sim;
+    sim.sync(params);
+    sim.load(state);
+    this.control(params, state, this.u, sim.views());
+    sim.advance(frameSkipOf(params));
+    sim.save(state);
+  }
 
   /** MuJoCo's generalized acceleration qacc (length nv) at `state` under `action`, into `out`. */
   acceleration(

@@ -24,7 +24,6 @@ import type { Mujoco } from "./runtime.ts";
 import {
   bodyMassBinding,
   dofDampingBinding,
-  frameSkipOf,
   gravityBinding,
   type HeapViews,
   motorGainBinding,
@@ -105,16 +104,11 @@ export class MjPendulumEnv extends MujocoEnv {
   }
 
   step(params: EnvParams, state: Float64Array, action: Float64Array, _rng: Rng, out: StepResult): void {
+    // The reward is Gymnasium's: of the state before the step and the applied torque.
     const u = pendulumTorque(params.maxTorque, clipAction(this.actionSpace, action, this.u)[0]);
-    const n = frameSkipOf(params);
     out.reward = pendulumReward(state[MjPendulumEnv.TH], state[MjPendulumEnv.THD], u);
     out.terminated = false;
-    const sim = this.sim;
-    sim.sync(params);
-    sim.load(state);
-    sim.views().ctrl[0] = u;
-    sim.advance(n);
-    sim.save(state);
+    this.simulate(params, state, action);
   }
 }
 

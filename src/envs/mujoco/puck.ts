@@ -38,13 +38,12 @@
  * kp (N/m), kv (N·s/m), timestep, frameSkip. The end-effector (1 kg) is the robot, not in `masses`.
  */
 import type { Rng } from "../../math/rng.ts";
-import { box, clipAction, type EnvParams, type StepResult } from "../control/env.ts";
+import { box, type EnvParams, type StepResult } from "../control/env.ts";
 import { MujocoEnv } from "./env-base.ts";
 import type { Mujoco } from "./runtime.ts";
 import {
   bodyMassBinding,
   dofDampingBinding,
-  frameSkipOf,
   geomFrictionBinding,
   gravityBinding,
   type HeapViews,
@@ -210,14 +209,7 @@ export class MjPuckEnv extends MujocoEnv {
   }
 
   step(params: EnvParams, state: Float64Array, action: Float64Array, _rng: Rng, out: StepResult): void {
-    clipAction(this.actionSpace, action, this.u);
-    const n = frameSkipOf(params);
-    const sim = this.sim;
-    sim.sync(params);
-    sim.load(state);
-    this.control(params, state, this.u, sim.views());
-    sim.advance(n);
-    sim.save(state);
+    this.simulate(params, state, action);
     out.reward = puckTerms(state, this.terms).reward;
     out.terminated = false;
   }

@@ -15,7 +15,7 @@
  * - reacher:  (m1, m2, damping, gain)
  */
 
-import { GaussianMeanModel, type ParametricModel } from "../parametric-model.ts";
+import { type DifferentiableMean, GaussianMeanModel, type ParametricModel } from "../parametric-model.ts";
 import { type CartPoleEnv, cartpole, cartpoleStep } from "./cartpole.ts";
 import { clipAction, type EnvParams, resolveParams } from "./env.ts";
 import { type PendulumEnv, pendulum, pendulumAccel, pendulumReward, pendulumTorque } from "./pendulum.ts";
@@ -45,7 +45,7 @@ export interface ControlModelOptions {
   noiseStd?: ArrayLike<number>;
 }
 
-export interface ControlModel extends ParametricModel {
+export interface ControlModel extends ParametricModel, DifferentiableMean {
   readonly envId: string;
   readonly thetaNames: readonly string[];
   /** θ at the base parameters. */
@@ -54,15 +54,6 @@ export interface ControlModel extends ParametricModel {
   /** A full parameter record for the env: base with θ written in. */
   paramsFromTheta(theta: ArrayLike<number>): EnvParams;
   thetaFromParams(params: EnvParams): Float64Array;
-  /** μ_θ(s, a) (stateSize entries) into out. */
-  mean(theta: ArrayLike<number>, s: ArrayLike<number>, a: ArrayLike<number>, out: Float64Array): void;
-  /** ∂μ/∂θ (stateSize × nθ, row-major) into out. */
-  meanJacobianTheta(
-    theta: ArrayLike<number>,
-    s: ArrayLike<number>,
-    a: ArrayLike<number>,
-    out: Float64Array,
-  ): void;
 }
 
 interface Spec {

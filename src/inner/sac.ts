@@ -413,12 +413,76 @@ export class SacAgent {
     return { loss, meanLogProb, meanQ };
   }
 
+  /**
+   * One Adam step of each critic on ½ mean_r (Q_i(obs_r, act_r) − y_r)² (normalised actions); returns the
+   * loss averaged over the two critics, before the step. SGFT (src/sgft/sgft-sac.ts) calls it with its own
+   * H-step targets.
+   */
+  criticStep(obs: Float64Array, actions: Float64Array, y: Float64Array, n: number): number {
+    this.reserve(n);
+    const { critic, sa, dq1 } = this;
+    this.fillSa(obs, actions, n);
+    let criticLoss = 0;
+    for (const [params, ws, opt] of [
+      [this.critic1, this.ws1, this.critic1Opt],
+      [this.critic2, this.ws2, this.critic2Opt],
+    ] as const) {
+      const q = critic.forward(params, sa, n, ws);
+      for (let r = 0; r < n; r++) {
+        const e = q[r] - y[r];
+        criticLoss += (0.5 * e * e) / n;
+        dq1[r] = e / n;
+      }
+      this.gCritic.fill(0);
+      critic.backward(params, ws, dq1, this.gCritic);
+      opt.step(params, this.gCritic);
+    }
+    return criticLoss / 2;
+  }
+
+  /**
+   * One Adam step of the actor on mean (α log π(ã|s) − min_i Q_i(s, ã)) over n observations, then (with
+   * learnAlpha) one of log α; the value network's targets are left in place for step 5 of `update`.
+   */
+  actorAlphaStep(
+    obs: Float64Array,
+    n: number,
+  ): { actorLoss: number; alphaLoss: number; meanLogp: number; meanQ: number } {
+    this.gActor.fill(0);
+    const actor = this.actorObjective(obs, n, this.rng, this.gActor);
+    const { loss: actorLoss, meanLogProb: meanLogp, meanQ } = actor;
+    this.actorOpt.step(this.actorParams, this.gActor);
+    // gradient of −log α · mean(log π + H̄) with respect to log α
+    const alphaLoss = -this.logAlphaArr[0] * (meanLogp + this.targetEntropy);
+    if (this.cfg.learnAlpha) {
+      this.gAlpha[0] = -(meanLogp + this.targetEntropy);
+      this.alphaOpt.step(this.logAlphaArr, this.gAlpha);
+    }
+    return { actorLoss, alphaLoss, meanLogp, meanQ };
+  }
+
+  /** Fix the temperature (SGFT fine-tunes with a fixed α; pair with learnAlpha: false). */
+  setAlpha(alpha: number): void {
+    if (!(Number.isFinite(alpha) && alpha > 0)) throw new RangeError(`alpha must be > 0, got ${alpha}`);
+    this.logAlphaArr[0] = Math.log(alpha);
+  }
+
+  /** Fresh random critics (and targets equal to them), fresh critic optimisers: SGFT's critic reset. */
+  resetCritics(rng: Rng): void {
+    this.critic1.set(this.critic.init(rng));
+    this.critic2.set(this.critic.init(rng));
+    this.target1.set(this.critic1);
+    this.target2.set(this.critic2);
+    this.critic1Opt.reset();
+    this.critic2Opt.reset();
+  }
+
   /** One gradient update of critics, actor, α, V and the targets on `batch` (normalised actions). */
   update(batch: TransitionBatch): SacUpdateStats {
     const B = batch.size;
     const cfg = this.cfg;
     this.reserve(B);
-    const { critic, policy, sa, aBuf, logp, y, dq1 } = this;
+    const { critic, policy, sa, aBuf, logp, y } = this;
     const alpha = this.alpha;
     const gamma = cfg.gamma;
 
@@ -433,36 +497,10 @@ export class SacAgent {
     }
 
     // 2. Critics: ½ mean (Q_i(s, a) − y)².
-    this.fillSa(batch.obs, batch.actions, B);
-    let criticLoss = 0;
-    for (const [params, ws, opt] of [
-      [this.critic1, this.ws1, this.critic1Opt],
-      [this.critic2, this.ws2, this.critic2Opt],
-    ] as const) {
-      const q = critic.forward(params, sa, B, ws);
-      for (let r = 0; r < B; r++) {
-        const e = q[r] - y[r];
-        criticLoss += (0.5 * e * e) / B;
-        dq1[r] = e / B;
-      }
-      this.gCritic.fill(0);
-      critic.backward(params, ws, dq1, this.gCritic);
-      opt.step(params, this.gCritic);
-    }
-    criticLoss /= 2;
+    const criticLoss = this.criticStep(batch.obs, batch.actions, y, B);
 
-    // 3. Actor: mean (α log π(ã|s) − min_i Q_i(s, ã)), ã reparameterised, with the critics just updated.
-    this.gActor.fill(0);
-    const actor = this.actorObjective(batch.obs, B, this.rng, this.gActor);
-    const { loss: actorLoss, meanLogProb: meanLogp, meanQ } = actor;
-    this.actorOpt.step(this.actorParams, this.gActor);
-
-    // 4. Temperature: gradient of −log α · mean(log π + H̄) with respect to log α.
-    const alphaLoss = -this.logAlphaArr[0] * (meanLogp + this.targetEntropy);
-    if (cfg.learnAlpha) {
-      this.gAlpha[0] = -(meanLogp + this.targetEntropy);
-      this.alphaOpt.step(this.logAlphaArr, this.gAlpha);
-    }
+    // 3–4. Actor with the critics just updated, then the temperature.
+    const { actorLoss, alphaLoss, meanLogp, meanQ } = this.actorAlphaStep(batch.obs, B);
 
     // 5. Value network towards min_i Q_i(s, ·) under the policy.
     let valueLoss = Number.NaN;

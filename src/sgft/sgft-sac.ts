@@ -63,6 +63,14 @@ export const SgftSacConfigSchema = FinetuneCommonSchema.extend({
     .boolean()
     .default(true)
     .describe("Re-initialise the critics before fine-tuning (Appendix C)"),
+  actorDelay: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe(
+      "Gradient updates that train only the (reset) critics and the model before the actor moves, so a random critic does not steer the sim actor (not in the paper)",
+    ),
   modelUpdates: z
     .number()
     .int()
@@ -219,6 +227,7 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
   const dA = agent.actionSize;
   const B = cfg.batchSize;
   const sc = targetScratch(B * (1 + cfg.branches), dS, dA);
+  let updates = 0;
   const real: RealRows = {
     n: B,
     obs: new Float64Array(B * dS),
@@ -258,7 +267,8 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
       for (let r = 0; r < M; r++) yMean += sc.y[r] / M;
       // 4–5. critics on every row, actor on the real states
       const criticLoss = agent.criticStep(sc.obs, sc.aNorm, sc.y, M);
-      const { actorLoss } = agent.actorAlphaStep(real.obs, B);
+      updates++;
+      const actorLoss = updates > cfg.actorDelay ? agent.actorAlphaStep(real.obs, B).actorLoss : Number.NaN;
       // 6. the model, jointly
       const modelLoss = cfg.modelUpdates > 0 ? model.fit(buffer, cfg.modelUpdates, modelRng) : Number.NaN;
       return {

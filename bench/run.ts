@@ -33,6 +33,7 @@ import {
 import { sampledTheorem1 } from "../src/sensitivity/tabular-sampled.ts";
 import { paperDiscreteProblem, perturbed, randomProblem } from "../test/helpers.ts";
 import { envBenchRows } from "./envs.ts";
+import { benchMpc, formatMpc } from "./mpc.ts";
 import { formatNnGemm, nnGemmRows } from "./nn-gemm.ts";
 import { benchRl } from "./rl.ts";
 
@@ -350,6 +351,15 @@ General engine on the tabular example, ${samples} in-sim samples, 5 θ × 4 seed
       case: `env steps/s ${r.task} batch ${r.batch}`,
       ...r,
     });
+}
+
+{
+  // MPC solve and du₀*/dθ sensitivity times (issue 9): pendulum N = 20 warm-started, cart-pole, LQ.
+  const rows = benchMpc({ quick });
+  console.log("\nMPC (median and 90th-percentile ms per call, closed-loop episodes):");
+  for (const line of formatMpc(rows)) console.log(line);
+  for (const r of rows)
+    (timing as unknown as Record<string, unknown>[]).push({ ...r, case: `mpc: ${r.name}` });
 }
 
 if (!quick) {

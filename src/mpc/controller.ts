@@ -20,7 +20,7 @@ export interface DifferentiableController {
   /** u₀*(s; θ) into `out` (actionSize). */
   act(theta: Float64Array, s: Float64Array, out: Float64Array): void;
   /**
-   * u₀*(s; θ) into `u0` and its Jacobian du₀*/dθ into `jac` (actionSize × nTheta, row-major), by the
+   * u₀*(s; θ) into `u0` and its Jacobian ∂u₀*∕∂θ into `jac` (actionSize × nTheta, row-major), by the
    * implicit function theorem on the converged solution's optimality conditions.
    */
   actAndJacobian(theta: Float64Array, s: Float64Array, u0: Float64Array, jac: Float64Array): void;

@@ -10,6 +10,7 @@
 // Problems and simulators.
 export type { LinearGaussianProblem } from "./envs/linear-gaussian.ts";
 export { loadAnyProblem } from "./envs/linear-gaussian-problem.ts";
+export { envNames, makeAnyEnv, taskSuccess } from "./envs/make-env.ts";
 export {
   GaussianMeanModel,
   linearGaussianModel,
@@ -34,6 +35,19 @@ export { softPolicyIteration } from "./inner/soft-policy-iteration.ts";
 export { bicgstab, conjugateGradient, gmres, type LinearOperator, solveLinear } from "./math/krylov.ts";
 // Randomness: one seed, independent streams, passed in explicitly.
 export { Rng } from "./math/rng.ts";
+// MPC policies (issue 9): LQ and DDP model-predictive control, du₀*∕dθ by the implicit function theorem.
+export {
+  CartpoleMpcConfigSchema,
+  cartpoleMpc,
+  IlqrMpcController,
+  IlqrSolverConfigSchema,
+  PendulumMpcConfigSchema,
+  pendulumMpc,
+  solveIlqr,
+} from "./mpc/ilqr-mpc.ts";
+export { LqMpcConfigSchema, LqMpcController } from "./mpc/lq-mpc.ts";
+export { type Ocp, ParametricOcp } from "./mpc/ocp.ts";
+export { controlSensitivity } from "./mpc/sensitivity.ts";
 // Networks and optimisers.
 export { type Activation, Adam, Mlp, type MlpSpec } from "./nn/index.ts";
 // Outer level: bi-level adaptation and the classical alternatives.
@@ -60,6 +74,15 @@ export {
   LinearGaussianPolicyAdapter,
   TabularSoftmaxPolicy,
 } from "./policies/policy.ts";
+// Control suite: train a policy on a task (+ gaps), policy files (`sim2real train`), evaluation (`eval`).
+export {
+  type PolicyFile,
+  readPolicyFile,
+  restorePolicy,
+  writePolicyFile,
+} from "./rl/checkpoint-file.ts";
+export { evaluatePolicy } from "./rl/evaluate.ts";
+export { resolveTrainConfig, trainPolicy } from "./rl/train.ts";
 // Sensitivities (Theorem 1).
 export {
   SampledTheorem1,
@@ -75,3 +98,21 @@ export {
   theorem1Terms,
 } from "./sensitivity/tabular-exact.ts";
 export { sampledTheorem1 } from "./sensitivity/tabular-sampled.ts";
+// Simulation-guided fine-tuning: eq. (1) relabelling, the sim bundle, SGFT-SAC (Algorithm 2), baselines.
+export { DeltaDynamicsModel, DynamicsModelConfigSchema } from "./sgft/dynamics-model.ts";
+export { type FinetunePoint, type FinetuneResult, runFinetune } from "./sgft/finetune.ts";
+// Simulation-guided fine-tuning: MPPI over a learned model, MPC-SGFT (Algorithm 3).
+export { Mppi, type MppiConfigInput, MppiConfigSchema, type MppiDiagnostics } from "./sgft/mppi.ts";
+export { runSacFinetune, SAC_FINETUNE_PRESETS, SacFinetuneConfigSchema } from "./sgft/sac-finetune.ts";
+export {
+  type FittableModel,
+  runSgftMpc,
+  type SgftMpcArgs,
+  type SgftMpcConfigInput,
+  SgftMpcConfigSchema,
+  type SgftMpcEvaluation,
+  type SgftMpcResult,
+} from "./sgft/sgft-mpc.ts";
+export { runSgftSac, SgftSacConfigSchema, sgftTargets } from "./sgft/sgft-sac.ts";
+export { relabelledSegmentReturn, ShapedVecEnv, segmentObjective, shapedReward } from "./sgft/shaping.ts";
+export { pretrainInSim, type SimBundle, valueFromCheckpoint } from "./sgft/sim-bundle.ts";

@@ -16,6 +16,14 @@ export function intArg(name: string) {
     return n;
   };
 }
+export function positiveIntArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
 export function posNumArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -211,6 +219,100 @@ export function buildProgram(): Command {
     .description("List the control tasks (observation and action spaces, horizon) and the named gaps")
     .option("--json", "print JSON")
     .action(async (opts) => (await import("./envs.ts")).envsCommand(opts));
+
+  program
+    .command("train")
+    .description(
+      'Train a policy on a control task (SAC or PPO; optionally with gaps: training on the "real" system) and write a policy file: the agent, the resolved config and its deterministic evaluation. Tasks and gaps: `sim2real envs`',
+    )
+    .requiredOption(
+      "--env <task>",
+      "control task (pendulum, cartpole, reacher, mj-pendulum, mj-cartpole, mj-puck)",
+    )
+    .addOption(
+      new Option(
+        "--gap <gap>",
+        "gap of the training system, name or name:value (repeatable, or comma-separated)",
+      )
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([] as string[], "none"),
+    )
+    .addOption(new Option("--algo <algo>", "learner").choices(["sac", "ppo"]).makeOptionMandatory())
+    .option("--steps <n>", "environment steps (default: per task, see README)", positiveIntArg("--steps"))
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--out <file>", "policy file (default sim2real-out/policies/<env>[+gaps]-<algo>-seed<S>.json)")
+    .option(
+      "--config <file>",
+      "JSON or YAML file with any field of the algorithm's config (plus nEnvs, evalEpisodes); --steps overrides totalSteps",
+    )
+    .option("--quiet", "no progress lines")
+    .action(async (opts) => (await import("./train.ts")).trainCommand(opts));
+
+  program
+    .command("eval")
+    .description(
+      'Run the deterministic policy of a policy file (from `sim2real train`) for K episodes on a task with gaps and print mean ± std return (and success rate for mj-puck): a sim-trained policy on the "real" system gives the zero-shot gap',
+    )
+    .argument("<checkpoint>", "policy file written by `sim2real train`")
+    .option(
+      "--env <task>",
+      "task to evaluate on (default: the training task; another needs the same observation size and action box)",
+    )
+    .addOption(
+      new Option(
+        "--gap <gap>",
+        "gap of the evaluation system (repeatable, or comma-separated; the training gaps are not implied)",
+      )
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([] as string[], "none"),
+    )
+    .option("--episodes <k>", "episodes (one per evaluation env copy)", positiveIntArg("--episodes"), 20)
+    .option("--seed <n>", "evaluation seed", intArg("--seed"), 0)
+    .option("--json", "print one JSON object (with every episode's return)")
+    .action(async (checkpoint, opts) => (await import("./eval.ts")).evalCommand(checkpoint, opts));
+
+  program
+    .command("pretrain")
+    .description(
+      "Train in simulation what real-world fine-tuning needs (SGFT): SAC with the value network V_sim, then a delta-dynamics model on its replay buffer; writes a sim bundle",
+    )
+    .requiredOption("--env <task>", "control task (the simulator; `sim2real envs`)")
+    .option("--steps <n>", "simulator steps of SAC (default 20000)", positiveIntArg("--steps"))
+    .option("--hidden <list>", "hidden widths of SAC's networks (default 64,64)")
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--out <file>", "bundle file (default sim2real-out/bundles/<env>-seed<S>.json)")
+    .option("--quiet", "no progress lines")
+    .action(async (opts) => (await import("./finetune.ts")).pretrainCommand(opts));
+
+  program
+    .command("finetune")
+    .description(
+      'Fine-tune a sim bundle in the "real" system (the task with gaps): SGFT-SAC (Dyna, eq. (1) with horizon H), SGFT-MPC (MPPI over the learned model, V_sim terminal), or the SAC / PBRS-SAC baselines; writes the real return against real transitions',
+    )
+    .requiredOption("--env <task>", "control task (`sim2real envs`)")
+    .option(
+      "--gap <gap>",
+      "gap of the real system, name or name:value (repeatable, or comma-separated)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .addOption(
+      new Option("--method <method>", "fine-tuning method")
+        .choices(["sgft-sac", "sgft-mpc", "sac", "pbrs-sac"])
+        .makeOptionMandatory(),
+    )
+    .requiredOption("--from <bundle>", "sim bundle written by `sim2real pretrain`")
+    .option("--steps <n>", "real transitions (budget)", positiveIntArg("--steps"))
+    .option(
+      "--horizon <h>",
+      "H of eq. (1) (default 1 for sgft-sac, 4 for sgft-mpc)",
+      positiveIntArg("--horizon"),
+    )
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--out <dir>", "output directory (default sim2real-out/finetune/<env>+<gaps>-<method>-seed<S>)")
+    .option("--config <file>", "JSON or YAML file with fields of the method's config")
+    .option("--quiet", "no progress lines")
+    .action(async (opts) => (await import("./finetune.ts")).finetuneCommand(opts));
 
   program
     .command("compare")

@@ -40,8 +40,8 @@ const BENCHES: Record<string, Bench> = {
     gaps: "sgft-friction:0.5",
     simSteps: 20_000,
     hidden: [64, 64],
-    realSteps: 10_000,
-    evalInterval: 500,
+    realSteps: 2000,
+    evalInterval: 250,
     evalEpisodes: 10,
   },
   "pendulum-action-scale": {

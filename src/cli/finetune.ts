@@ -16,9 +16,9 @@ import { SacAgent } from "../inner/sac.ts";
 import { Rng } from "../math/rng.ts";
 import { DeltaDynamicsModel } from "../sgft/dynamics-model.ts";
 import type { FinetunePoint } from "../sgft/finetune.ts";
-import { runSacFinetune, SAC_FINETUNE_PRESETS } from "../sgft/sac-finetune.ts";
-import { runSgftMpc } from "../sgft/sgft-mpc.ts";
-import { runSgftSac } from "../sgft/sgft-sac.ts";
+import { runSacFinetune, SAC_FINETUNE_PRESETS, SacFinetuneConfigSchema } from "../sgft/sac-finetune.ts";
+import { runSgftMpc, SgftMpcConfigSchema } from "../sgft/sgft-mpc.ts";
+import { runSgftSac, SgftSacConfigSchema } from "../sgft/sgft-sac.ts";
 import { pretrainInSim, type SimBundle, valueFromCheckpoint } from "../sgft/sim-bundle.ts";
 import { readConfigFile } from "./config-file.ts";
 import { checkEnvName, parseGapOptions } from "./train.ts";
@@ -42,6 +42,7 @@ export interface PretrainOptions {
   seed?: number;
   out?: string;
   hidden?: string;
+  modelUpdates?: number;
   quiet?: boolean;
 }
 
@@ -67,7 +68,7 @@ export async function pretrainCommand(opts: PretrainOptions): Promise<void> {
       },
       { totalSteps: opts.steps ?? 20_000, hidden, learningStarts: 1000, evalInterval: 2000 },
       { hidden: [128, 128] },
-      5000,
+      opts.modelUpdates ?? 5000,
       Rng.fromSeed(seed),
       (s, m) => log(opts.quiet, fmtMetrics(s, m)),
     );
@@ -129,8 +130,21 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<void> {
   const extra = opts.config === undefined ? {} : (readConfigFile(opts.config) as Record<string, unknown>);
   if (typeof extra !== "object" || extra === null || Array.isArray(extra))
     throw new InputError("--config: the file must hold an object of config fields", "config");
-  const seed = opts.seed ?? 0;
   const method = opts.method;
+  const schema =
+    method === "sgft-sac"
+      ? SgftSacConfigSchema
+      : method === "sgft-mpc"
+        ? SgftMpcConfigSchema
+        : SacFinetuneConfigSchema;
+  const known = Object.keys(schema.shape);
+  for (const k of Object.keys(extra))
+    if (!known.includes(k))
+      throw new InputError(
+        `--config: unknown field '${k}' for ${method}; known: ${known.join(", ")}`,
+        `config.${k}`,
+      );
+  const seed = opts.seed ?? 0;
   const horizon = opts.horizon ?? (method === "sgft-mpc" ? 4 : 1);
   const gapLabel = gaps.map((g) => g.label).join(",");
   const out =

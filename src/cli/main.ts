@@ -279,6 +279,7 @@ export function buildProgram(): Command {
     .requiredOption("--env <task>", "control task (the simulator; `sim2real envs`)")
     .option("--steps <n>", "simulator steps of SAC (default 20000)", positiveIntArg("--steps"))
     .option("--hidden <list>", "hidden widths of SAC's networks (default 64,64)")
+    .option("--model-updates <n>", "Adam steps fitting the dynamics model (default 5000)", intArg("--model-updates"))
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--out <file>", "bundle file (default sim2real-out/bundles/<env>-seed<S>.json)")
     .option("--quiet", "no progress lines")

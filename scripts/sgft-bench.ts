@@ -140,7 +140,8 @@ if (cmd === "pretrain") {
     );
     points = [{ realTransitions: 0, return: Number.NaN, std: 0 }, ...res.evaluations.map((e) => ({ realTransitions: e.step, return: e.mean, std: e.std }))];
   } else throw new Error(`unknown method ${method}`);
-  const out = { bench: benchName, method: label, seed, points, wallSeconds: (performance.now() - t0) / 1000 };
+  label = opt("label", label);
+  const out = { bench: benchName, method: label, seed, config: extra, points, wallSeconds: (performance.now() - t0) / 1000 };
   const tag = opt("tag", "");
   writeFileSync(join(tag ? "scratch" : join(dir, "runs"), `${tag}${label}-seed${seed}.json`), JSON.stringify(out, null, 1));
   log(`done ${label} seed ${seed}: final ${points[points.length - 1].return.toFixed(1)} (${out.wallSeconds.toFixed(0)} s)`);

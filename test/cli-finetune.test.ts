@@ -61,7 +61,8 @@ writeFileSync(
 
 test("finetune runs every method, counts real transitions and is deterministic", async () => {
   const methods = ["sgft-sac", "sac", "pbrs-sac", "sgft-mpc"] as const;
-  const runs = await pool([...methods, "sgft-sac"], async (m, i) => {
+  const items = [...methods, "sgft-sac"].map((m, i) => ({ m, i }));
+  const runs = await pool(items, async ({ m, i }) => {
     const out = join(dir, `ft-${m}-${i}`);
     const r = await cli([
       "finetune",

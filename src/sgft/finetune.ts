@@ -93,7 +93,14 @@ export function runFinetune(
   const aEnv = new Float64Array(n * dA);
   const obs = Float64Array.from(env.reset());
   const points: FinetunePoint[] = [];
+  // Every evaluation starts from the same initial states (common random numbers): the eval envs' streams
+  // are restored first, so differences between evaluations are the policy's, not the start states'.
+  const evalRngs = (evalEnv as { rngs?: readonly Rng[] }).rngs;
+  const evalStates = evalRngs?.map((r) => r.state());
   const evaluate = (steps: number) => {
+    evalRngs?.forEach((r, i) => {
+      r.restore((evalStates as number[][])[i]);
+    });
     const res = evaluateEpisodes(evalEnv, (o, m, out) => learner.actDeterministic(o, m, out));
     points.push({ realTransitions: steps, return: res.mean, std: res.std });
     onMetrics?.(steps, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": steps });

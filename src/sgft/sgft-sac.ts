@@ -54,6 +54,12 @@ export const SgftSacConfigSchema = FinetuneCommonSchema.extend({
     .nonnegative()
     .default(5)
     .describe("Synthetic model branches per sampled real state (Appendix C: 5)"),
+  branchActions: z
+    .enum(["policy", "uniform"])
+    .default("policy")
+    .describe(
+      "First actions of the model branches: drawn from π (the paper) or uniformly over the action box (covers the actions π does not try, so the critic learns ∂Q/∂a where the data would otherwise confound it with the state)",
+    ),
   alpha: z
     .number()
     .positive()
@@ -146,6 +152,7 @@ export function sgftTargets(
   alpha: number,
   rng: Rng,
   sc: TargetScratch,
+  branchActions: "policy" | "uniform" = "policy",
 ): number {
   const dS = agent.obsSize;
   const dA = agent.actionSize;
@@ -176,7 +183,8 @@ export function sgftTargets(
     for (let b = 0; b < branches; b++) obs.set(real.obs.subarray(0, B * dS), (B + b * B) * dS);
     const bObs = obs.subarray(B * dS, M * dS);
     const bA = aNorm.subarray(B * dA, M * dA);
-    agent.policy.sample(agent.actorParams, bObs, nb, rng, bA, logp);
+    if (branchActions === "policy") agent.policy.sample(agent.actorParams, bObs, nb, rng, bA, logp);
+    else for (let i = 0; i < nb * dA; i++) bA[i] = 2 * rng.uniform() - 1;
     agent.toEnvAction(bA, nb, aEnv);
     model.predict(bObs, aEnv, nb, next, rHat, cont);
     value(bObs, nb, vCur);
@@ -262,6 +270,7 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
         cfg.alpha,
         updRng,
         sc,
+        cfg.branchActions,
       );
       let yMean = 0;
       for (let r = 0; r < M; r++) yMean += sc.y[r] / M;

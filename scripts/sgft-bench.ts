@@ -32,6 +32,8 @@ interface Bench {
   realSteps: number;
   evalInterval: number;
   evalEpisodes: number;
+  /** Reuse another benchmark's sim bundle (same simulator). */
+  bundleFrom?: string;
 }
 
 const BENCHES: Record<string, Bench> = {
@@ -46,12 +48,13 @@ const BENCHES: Record<string, Bench> = {
   },
   "pendulum-action-scale": {
     env: "pendulum",
-    gaps: "action-scale:0.5",
+    gaps: "action-scale:0.3",
     simSteps: 20_000,
     hidden: [64, 64],
-    realSteps: 10_000,
-    evalInterval: 500,
+    realSteps: 2000,
+    evalInterval: 250,
     evalEpisodes: 10,
+    bundleFrom: "pendulum-friction",
   },
 };
 
@@ -67,6 +70,7 @@ const benchName = opt("bench");
 const bench = BENCHES[benchName];
 if (!bench) throw new Error(`unknown bench ${benchName}; known: ${Object.keys(BENCHES).join(", ")}`);
 const dir = join("docs/results/sgft", benchName);
+const bundlePath = join("docs/results/sgft", bench.bundleFrom ?? benchName, "bundle.json");
 mkdirSync(join(dir, "runs"), { recursive: true });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -95,7 +99,7 @@ if (cmd === "pretrain") {
   const seed = Number(opt("seed", "0"));
   const horizon = Number(opt("horizon", method === "sgft-mpc" ? "4" : "1"));
   const realSteps = Number(opt("steps", String(bench.realSteps)));
-  const bundle = JSON.parse(readFileSync(join(dir, "bundle.json"), "utf8")) as SimBundle;
+  const bundle = JSON.parse(readFileSync(bundlePath, "utf8")) as SimBundle;
   const gaps = opt("gaps", bench.gaps);
   const real = makeEnv(bench.env, gaps);
   const task = {
@@ -146,7 +150,7 @@ if (cmd === "pretrain") {
   writeFileSync(join(tag ? "scratch" : join(dir, "runs"), `${tag}${label}-seed${seed}.json`), JSON.stringify(out, null, 1));
   log(`done ${label} seed ${seed}: final ${points[points.length - 1].return.toFixed(1)} (${out.wallSeconds.toFixed(0)} s)`);
 } else if (cmd === "zero-shot") {
-  const bundle = JSON.parse(readFileSync(join(dir, "bundle.json"), "utf8")) as SimBundle;
+  const bundle = JSON.parse(readFileSync(bundlePath, "utf8")) as SimBundle;
   const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(0));
   const act = (o: Float64Array, n: number, out: Float64Array) => agent.act(o, n, out, true);
   const sim = evaluateEpisodes(new VecEnv(makeEnv(bench.env), {}, 50, Rng.fromSeed(77)), act);

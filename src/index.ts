@@ -36,6 +36,8 @@ export { bicgstab, conjugateGradient, gmres, type LinearOperator, solveLinear } 
 // Randomness: one seed, independent streams, passed in explicitly.
 export { Rng } from "./math/rng.ts";
 // MPC policies (issue 9): LQ and DDP model-predictive control, du₀*∕dθ by the implicit function theorem.
+// (RL over MPC, the outer level: mpc/controller.ts, linear-feedback.ts, outer.ts, q-critic.ts.)
+export type { DifferentiableController } from "./mpc/controller.ts";
 export {
   CartpoleMpcConfigSchema,
   cartpoleMpc,
@@ -45,8 +47,17 @@ export {
   pendulumMpc,
   solveIlqr,
 } from "./mpc/ilqr-mpc.ts";
+export { LinearFeedbackController } from "./mpc/linear-feedback.ts";
 export { LqMpcConfigSchema, LqMpcController } from "./mpc/lq-mpc.ts";
 export { type Ocp, ParametricOcp } from "./mpc/ocp.ts";
+export {
+  CountedRealSystem,
+  collectBatch,
+  MpcOuterConfigSchema,
+  runMpcOuter,
+  type StepRealSystem,
+} from "./mpc/outer.ts";
+export { compatibleFeatures, fitLstd, polynomialFeatures, type RealBatch } from "./mpc/q-critic.ts";
 export { controlSensitivity } from "./mpc/sensitivity.ts";
 // Networks and optimisers.
 export { type Activation, Adam, Mlp, type MlpSpec } from "./nn/index.ts";

@@ -35,6 +35,7 @@ import {
   ZerothOrderConfigSchema,
 } from "../outer/zeroth-order.ts";
 import type { MethodSpec } from "./compare.ts";
+import { MPC_BENCHMARKS } from "./mpc-experiments.ts";
 import { aggregatedStatesProblem, paperContinuousProblem, paperDiscreteProblem } from "./problems.ts";
 import { deepMerge, isPlain, unknownFields } from "./resolve.ts";
 
@@ -631,6 +632,8 @@ const BENCHMARK_LIST: Omit<Benchmark, "methods">[] = [
       ];
     },
   },
+  // RL over MPC (issue 9): src/experiments/mpc-experiments.ts.
+  ...MPC_BENCHMARKS,
 ];
 
 export const BENCHMARKS: Record<string, Benchmark> = Object.fromEntries(

@@ -208,7 +208,7 @@ describe("SGFT-SAC targets (done at the end of every H-step segment)", () => {
     for (let i = 0; i < n; i++) out[i] = 3 * obs[i] - obs[i] * obs[i];
   };
   const real = {
-    n: 3,
+    size: 3,
     obs: Float64Array.of(0.5, -1, 2),
     actions: Float64Array.of(1, -2, 0.5),
     rewards: Float64Array.of(-0.25, -1, -4),
@@ -337,6 +337,48 @@ describe("delta-dynamics model", () => {
     const c2 = new Float64Array(2);
     copy.predict(obs, act, 2, n2, r2, c2);
     assert.deepEqual([...n2, ...r2, ...c2], [...next, ...rew, ...cont], "JSON round trip is exact");
+  });
+});
+
+describe("delta-dynamics model: loss gradient", () => {
+  it("matches central differences at a fresh (non-optimal) and at a fitted point, tanh and relu", () => {
+    const rng = Rng.fromSeed(31);
+    const buf = new ReplayBuffer(200, 2, 1);
+    for (let i = 0; i < 200; i++) {
+      const s = [rng.normal(), rng.normal()];
+      const a = [2 * rng.uniform() - 1];
+      buf.add(
+        s,
+        a,
+        -s[0] * s[0] + 0.3 * a[0],
+        [s[0] + 0.1 * s[1], 0.9 * s[1] + 0.2 * a[0]],
+        rng.uniform() < 0.2,
+      );
+    }
+    const batch = buf.sample(Rng.fromSeed(32), 40);
+    for (const activation of ["tanh", "relu"] as const) {
+      const m = new DeltaDynamicsModel(2, 1, { hidden: [6, 5], activation }, Rng.fromSeed(33));
+      m.fit(buf, 0, Rng.fromSeed(34)); // standardisation statistics only
+      for (const where of ["fresh", "fitted"]) {
+        if (where === "fitted") m.fit(buf, 300, Rng.fromSeed(35));
+        const grad = new Float64Array(m.net.nParams);
+        const base = m.loss(batch, grad);
+        assert.equal(base, m.loss(batch), "the loss does not depend on asking for the gradient");
+        let worst = 0;
+        for (let p = 0; p < m.net.nParams; p++) {
+          const h = 1e-6;
+          const keep = m.params[p];
+          m.params[p] = keep + h;
+          const up = m.loss(batch);
+          m.params[p] = keep - h;
+          const dn = m.loss(batch);
+          m.params[p] = keep;
+          const fd = (up - dn) / (2 * h);
+          worst = Math.max(worst, Math.abs(fd - grad[p]) / (1e-6 + Math.abs(fd) + Math.abs(grad[p])));
+        }
+        assert.ok(worst < 1e-6, `${activation}, ${where}: worst relative error ${worst}`);
+      }
+    }
   });
 });
 

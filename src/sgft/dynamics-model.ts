@@ -15,7 +15,7 @@
  * independent of any one task's reward formula).
  */
 import { z } from "zod";
-import type { ReplayBuffer } from "../inner/replay-buffer.ts";
+import { allocBatch, type ReplayBuffer, type TransitionBatch } from "../inner/replay-buffer.ts";
 import {
   checkNetworkShape,
   fromNumberArray,
@@ -78,11 +78,7 @@ export class DeltaDynamicsModel implements LearnedModel {
   private cap = 0;
   private x = new Float64Array(0);
   private dOut = new Float64Array(0);
-  private bObs = new Float64Array(0);
-  private bAct = new Float64Array(0);
-  private bRew = new Float64Array(0);
-  private bNext = new Float64Array(0);
-  private bTerm = new Float64Array(0);
+  private batch: TransitionBatch | null = null;
 
   constructor(obsSize: number, actionSize: number, config: DynamicsModelConfigInput, rng: Rng) {
     this.cfg = DynamicsModelConfigSchema.parse(config);
@@ -108,11 +104,6 @@ export class DeltaDynamicsModel implements LearnedModel {
     this.cap = n;
     this.x = new Float64Array(n * (dS + dA));
     this.dOut = new Float64Array(n * (dS + 2));
-    this.bObs = new Float64Array(n * dS);
-    this.bAct = new Float64Array(n * dA);
-    this.bRew = new Float64Array(n);
-    this.bNext = new Float64Array(n * dS);
-    this.bTerm = new Float64Array(n);
   }
 
   /** Standardisation statistics from the stored rows of `buffer` (mean, std per column). */
@@ -186,39 +177,38 @@ export class DeltaDynamicsModel implements LearnedModel {
   }
 
   /**
-   * The loss (per row, averaged) on n given transitions, and when `step` one Adam step on it. Rows:
-   * obs, actions (env units), rewards, nextObs, terminated (0/1).
+   * The loss (averaged over the batch's rows) and, when `grad` is given, its gradient with respect to the
+   * parameters ADDED into `grad`. Rows: env-unit actions, raw rewards, terminated 0/1.
    */
-  private lossAndStep(n: number, step: boolean): number {
-    const st = this.stats as NonNullable<typeof this.stats>;
+  loss(batch: TransitionBatch, grad: Float64Array | null = null): number {
+    const st = this.stats;
+    if (st === null) throw new Error("DeltaDynamicsModel: loss before fit");
+    const n = batch.size;
     const dS = this.obsSize;
     const k = dS + 2;
-    this.fillInput(this.bObs, this.bAct, n);
+    this.reserve(n);
+    this.fillInput(batch.obs, batch.actions, n);
     const out = this.net.forward(this.params, this.x, n, this.ws);
     const dOut = this.dOut;
     let loss = 0;
     for (let r = 0; r < n; r++) {
       for (let j = 0; j < dS; j++) {
-        const y = (this.bNext[r * dS + j] - this.bObs[r * dS + j] - st.outMean[j]) / st.outStd[j];
+        const y = (batch.nextObs[r * dS + j] - batch.obs[r * dS + j] - st.outMean[j]) / st.outStd[j];
         const e = out[r * k + j] - y;
         loss += (0.5 * e * e) / n;
         dOut[r * k + j] = e / n;
       }
-      const yr = (this.bRew[r] - st.outMean[dS]) / st.outStd[dS];
+      const yr = (batch.rewards[r] - st.outMean[dS]) / st.outStd[dS];
       const er = out[r * k + dS] - yr;
       loss += (0.5 * er * er) / n;
       dOut[r * k + dS] = er / n;
       // BCE with logits: softplus(z) − d·z, derivative σ(z) − d
       const z = out[r * k + dS + 1];
-      const d = this.bTerm[r];
+      const d = batch.terminated[r];
       loss += (Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - d * z) / n;
       dOut[r * k + dS + 1] = (1 / (1 + Math.exp(-z)) - d) / n;
     }
-    if (step) {
-      this.grad.fill(0);
-      this.net.backward(this.params, this.ws, dOut, this.grad);
-      this.opt.step(this.params, this.grad);
-    }
+    if (grad !== null) this.net.backward(this.params, this.ws, dOut, grad);
     return loss;
   }
 
@@ -230,37 +220,30 @@ export class DeltaDynamicsModel implements LearnedModel {
     if (buffer.size === 0) throw new RangeError("DeltaDynamicsModel.fit: the buffer is empty");
     if (this.stats === null) this.computeStats(buffer);
     const B = this.cfg.batchSize;
-    this.reserve(B);
-    const dS = this.obsSize;
-    const dA = this.actionSize;
+    this.batch ??= allocBatch(B, this.obsSize, this.actionSize);
     let total = 0;
     for (let u = 0; u < updates; u++) {
-      for (let r = 0; r < B; r++) {
-        const i = Math.floor(rng.uniform() * buffer.size);
-        this.bObs.set(buffer.obs.subarray(i * dS, (i + 1) * dS), r * dS);
-        this.bNext.set(buffer.nextObs.subarray(i * dS, (i + 1) * dS), r * dS);
-        this.bAct.set(buffer.actions.subarray(i * dA, (i + 1) * dA), r * dA);
-        this.bRew[r] = buffer.rewards[i];
-        this.bTerm[r] = buffer.terminated[i];
-      }
-      total += this.lossAndStep(B, true);
+      buffer.sample(rng, B, this.batch);
+      this.grad.fill(0);
+      total += this.loss(this.batch, this.grad);
+      this.opt.step(this.params, this.grad);
     }
     return updates > 0 ? total / updates : Number.NaN;
   }
 
   /** Mean loss over all stored rows of `buffer` (no step): a held-out check. */
   evaluate(buffer: ReplayBuffer): number {
-    if (this.stats === null) throw new Error("DeltaDynamicsModel: evaluate before fit");
+    const n = buffer.size;
     const dS = this.obsSize;
     const dA = this.actionSize;
-    const n = buffer.size;
-    this.reserve(n);
-    this.bObs.set(buffer.obs.subarray(0, n * dS));
-    this.bNext.set(buffer.nextObs.subarray(0, n * dS));
-    this.bAct.set(buffer.actions.subarray(0, n * dA));
-    this.bRew.set(buffer.rewards.subarray(0, n));
-    this.bTerm.set(buffer.terminated.subarray(0, n));
-    return this.lossAndStep(n, false);
+    return this.loss({
+      size: n,
+      obs: buffer.obs.subarray(0, n * dS),
+      actions: buffer.actions.subarray(0, n * dA),
+      rewards: buffer.rewards.subarray(0, n),
+      nextObs: buffer.nextObs.subarray(0, n * dS),
+      terminated: buffer.terminated.subarray(0, n),
+    });
   }
 
   toJson(): DynamicsModelJson {

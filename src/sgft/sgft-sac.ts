@@ -26,7 +26,7 @@
  * the action box (never outside it).
  */
 import { z } from "zod";
-import type { ReplayBuffer } from "../inner/replay-buffer.ts";
+import { allocBatch, type ReplayBuffer, type TransitionBatch } from "../inner/replay-buffer.ts";
 import { SacAgent } from "../inner/sac.ts";
 import type { Rng } from "../math/rng.ts";
 import { DeltaDynamicsModel, type DynamicsModelConfigInput } from "./dynamics-model.ts";
@@ -126,26 +126,16 @@ export function targetScratch(rows: number, dS: number, dA: number): TargetScrat
   };
 }
 
-/** Real rows for `sgftTargets` (env-unit actions; the real reward, not yet relabelled). */
-export interface RealRows {
-  n: number;
-  obs: Float64Array;
-  actions: Float64Array;
-  rewards: Float64Array;
-  nextObs: Float64Array;
-  terminated: Float64Array;
-}
-
 /**
  * Step 2–3 of the header: fills `sc.obs`, `sc.aNorm` (normalised actions, critic input) and `sc.y` for
- * the real rows (first `real.n`) followed by `branches` model branches per real state; returns the number
+ * the real rows (the first `real.size`: env-unit actions, the real reward not yet relabelled) followed by `branches` model branches per real state; returns the number
  * of rows. `value` is V_sim; the policy and the action box are the agent's.
  */
 export function sgftTargets(
   agent: SacAgent,
   model: DeltaDynamicsModel | { predict: DeltaDynamicsModel["predict"] },
   value: ValueFn,
-  real: RealRows,
+  real: TransitionBatch,
   horizon: number,
   branches: number,
   gamma: number,
@@ -156,7 +146,7 @@ export function sgftTargets(
 ): number {
   const dS = agent.obsSize;
   const dA = agent.actionSize;
-  const B = real.n;
+  const B = real.size;
   const M = B * (1 + branches);
   const { obs, aNorm, y, cur, next, aStep, aEnv, logp, w, vCur, vNext, rHat, cont } = sc;
   const lo = agent.box.low;
@@ -236,28 +226,14 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
   const B = cfg.batchSize;
   const sc = targetScratch(B * (1 + cfg.branches), dS, dA);
   let updates = 0;
-  const real: RealRows = {
-    n: B,
-    obs: new Float64Array(B * dS),
-    actions: new Float64Array(B * dA),
-    rewards: new Float64Array(B),
-    nextObs: new Float64Array(B * dS),
-    terminated: new Float64Array(B),
-  };
+  const real = allocBatch(B, dS, dA);
   return {
     agent,
     act: (obs, n, out, r) => agent.act(obs, n, out, false, r),
     actDeterministic: (obs, n, out) => agent.act(obs, n, out, true),
     update(buffer: ReplayBuffer) {
       // 1. B real transitions
-      for (let r = 0; r < B; r++) {
-        const i = Math.floor(updRng.uniform() * buffer.size);
-        real.obs.set(buffer.obs.subarray(i * dS, (i + 1) * dS), r * dS);
-        real.nextObs.set(buffer.nextObs.subarray(i * dS, (i + 1) * dS), r * dS);
-        real.actions.set(buffer.actions.subarray(i * dA, (i + 1) * dA), r * dA);
-        real.rewards[r] = buffer.rewards[i];
-        real.terminated[r] = buffer.terminated[i];
-      }
+      buffer.sample(updRng, B, real);
       // 2–3. targets over real rows and branches
       const M = sgftTargets(
         agent,

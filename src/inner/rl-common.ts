@@ -14,6 +14,7 @@
  * (−0 becomes 0, which changes no product or sum); non-finite entries are rejected on both sides.
  */
 import type { Box } from "../envs/control/env.ts";
+import type { Rng } from "../math/rng.ts";
 import type { Activation, MlpSpec } from "../nn/index.ts";
 
 /** One vectorised step (row-major: env i's observation at i·obsSize). */
@@ -54,7 +55,7 @@ export interface RlTask {
 export type RlMetricsCallback = (step: number, metrics: Record<string, number>) => void;
 
 /** A deterministic (or seeded) controller: writes n × actionSize actions (env units) for n observations. */
-export type ActFn = (obs: Float64Array, n: number, out: Float64Array) => void;
+export type ActFn = (obs: Float64Array, n: number, out: Float64Array, finished?: Uint8Array) => void;
 
 export interface EvaluationResult {
   /** Mean undiscounted return of the episodes. */
@@ -63,6 +64,21 @@ export interface EvaluationResult {
   /** Mean episode length. */
   length: number;
   returns: number[];
+}
+
+/**
+ * Common random numbers for repeated evaluations: snapshots the streams of a VecEnv's copies (`rngs`) and
+ * returns a function that puts them back, so every evaluation after it starts from the same initial states
+ * (and draws the same noise). An env without `rngs` is left alone.
+ */
+export function fixedStarts(env: { readonly rngs?: readonly Rng[] }): () => void {
+  const rngs = env.rngs ?? [];
+  const states = rngs.map((r) => r.state());
+  return () => {
+    rngs.forEach((r, i) => {
+      r.restore(states[i]);
+    });
+  };
 }
 
 /** One deterministic evaluation during training. */
@@ -102,7 +118,9 @@ export class Evaluator {
 /**
  * Runs one episode in each copy of `env` (from `env.reset()`) with `act`, and returns the mean
  * undiscounted return. Copies that finish early keep stepping (auto-reset) until the last one is done, but
- * only their first episode counts. `maxSteps` guards against an env that never ends.
+ * only their first episode counts; `act` receives the `finished` mask (1 = that copy's counted episode is
+ * over, its action does not matter), so an expensive controller (an MPC planner) can skip those rows.
+ * `maxSteps` guards against an env that never ends.
  */
 export function evaluateEpisodes(env: VecEnvLike, act: ActFn, maxSteps = 100_000): EvaluationResult {
   const { n, actionSize } = env;
@@ -113,7 +131,7 @@ export function evaluateEpisodes(env: VecEnvLike, act: ActFn, maxSteps = 100_000
   const done = new Uint8Array(n);
   let remaining = n;
   for (let t = 0; t < maxSteps && remaining > 0; t++) {
-    act(obs, n, actions);
+    act(obs, n, actions, done);
     const r = env.step(actions);
     for (let i = 0; i < n; i++) {
       if (done[i]) continue;

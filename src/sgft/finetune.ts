@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { ReplayBuffer } from "../inner/replay-buffer.ts";
-import { evaluateEpisodes, type RlMetricsCallback, type RlTask } from "../inner/rl-common.ts";
+import { evaluateEpisodes, fixedStarts, type RlMetricsCallback, type RlTask } from "../inner/rl-common.ts";
 import type { Rng } from "../math/rng.ts";
 import type { SimBundle } from "./sim-bundle.ts";
 
@@ -93,14 +93,11 @@ export function runFinetune(
   const aEnv = new Float64Array(n * dA);
   const obs = Float64Array.from(env.reset());
   const points: FinetunePoint[] = [];
-  // Every evaluation starts from the same initial states (common random numbers): the eval envs' streams
-  // are restored first, so differences between evaluations are the policy's, not the start states'.
-  const evalRngs = (evalEnv as { rngs?: readonly Rng[] }).rngs;
-  const evalStates = evalRngs?.map((r) => r.state());
+  // Every evaluation starts from the same initial states (common random numbers): differences between
+  // evaluations are the policy's, not the start states'.
+  const restoreStarts = fixedStarts(evalEnv as { rngs?: readonly Rng[] });
   const evaluate = (steps: number) => {
-    evalRngs?.forEach((r, i) => {
-      r.restore((evalStates as number[][])[i]);
-    });
+    restoreStarts();
     const res = evaluateEpisodes(evalEnv, (o, m, out) => learner.actDeterministic(o, m, out));
     points.push({ realTransitions: steps, return: res.mean, std: res.std });
     onMetrics?.(steps, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": steps });

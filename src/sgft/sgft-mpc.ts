@@ -38,7 +38,12 @@ import { InputError } from "../common/errors.ts";
 import type { Box } from "../envs/control/env.ts";
 import type { VecEnv } from "../envs/control/vec-env.ts";
 import { ReplayBuffer } from "../inner/replay-buffer.ts";
-import type { RlMetricsCallback, VecEnvLike } from "../inner/rl-common.ts";
+import {
+  evaluateEpisodes,
+  fixedStarts,
+  type RlMetricsCallback,
+  type VecEnvLike,
+} from "../inner/rl-common.ts";
 import type { Rng } from "../math/rng.ts";
 import { Mppi, MppiConfigSchema, type MppiDiagnostics } from "./mppi.ts";
 import type { LearnedModel, SampleFn, ValueFn } from "./types.ts";
@@ -188,68 +193,38 @@ export function runSgftMpc(args: SgftMpcArgs): SgftMpcResult {
   const buffer = new ReplayBuffer(cfg.bufferSize, dS, m);
 
   // Evaluation: one planner per eval copy, each with its own stream; the eval env's and the planners'
-  // stream states are kept so that every evaluation restarts from them (common random numbers).
+  // streams are put back before every evaluation (common random numbers).
   const nEval = evalEnv === undefined ? 0 : evalEnv.n;
   const evalPlannerRngs = Array.from({ length: nEval }, () => evalRng.split());
   const evalPlanners = evalPlannerRngs.map((r) => new Mppi(model, valueFn, prior, box, cfg.mppi, r));
-  const evalPlannerStates = evalPlannerRngs.map((r) => r.state());
-  const evalEnvStates = evalEnv?.rngs?.map((r) => r.state()) ?? [];
-  const evalObs = new Float64Array(nEval * dS);
-  const evalAct = new Float64Array(nEval * m);
+  const restoreStarts = [fixedStarts({ rngs: evalPlannerRngs }), fixedStarts(evalEnv ?? {})];
   const evalOne = new Float64Array(m);
-  const evalRows = Array.from({ length: nEval }, (_, i) => evalObs.subarray(i * dS, (i + 1) * dS));
   const evaluations: SgftMpcEvaluation[] = [];
 
   const evaluate = (at: number): void => {
     if (evalEnv === undefined) return;
-    const n = evalEnv.n;
-    for (let i = 0; i < n; i++) evalPlannerRngs[i].restore(evalPlannerStates[i]);
-    evalEnv.rngs?.forEach((r, i) => {
-      r.restore(evalEnvStates[i]);
-    });
-    let obs = evalEnv.reset();
+    for (const restore of restoreStarts) restore();
     for (const p of evalPlanners) p.reset();
-    const ret = new Float64Array(n);
-    const len = new Float64Array(n);
-    const done = new Uint8Array(n);
-    let remaining = n;
-    const maxSteps = 1_000_000;
-    for (let t = 0; remaining > 0; t++) {
-      if (t >= maxSteps)
-        throw new RangeError(`MPC-SGFT evaluation: episodes still running after ${maxSteps} steps`);
-      evalObs.set(obs);
-      for (let i = 0; i < n; i++) {
-        if (done[i]) {
-          // A finished copy keeps stepping (auto-reset) but is not planned for: hold the box centre.
-          for (let j = 0; j < m; j++) evalAct[i * m + j] = 0.5 * (box.low[j] + box.high[j]);
-          continue;
+    const res = evaluateEpisodes(
+      evalEnv,
+      (obs, n, out, finished) => {
+        for (let i = 0; i < n; i++) {
+          if (finished?.[i]) {
+            // A finished copy keeps stepping (auto-reset) but is not planned for: hold the box centre.
+            for (let j = 0; j < m; j++) out[i * m + j] = 0.5 * (box.low[j] + box.high[j]);
+            continue;
+          }
+          evalPlanners[i].plan(obs.subarray(i * dS, (i + 1) * dS), evalOne);
+          out.set(evalOne, i * m);
         }
-        evalPlanners[i].plan(evalRows[i], evalOne);
-        evalAct.set(evalOne, i * m);
-      }
-      const r = evalEnv.step(evalAct);
-      for (let i = 0; i < n; i++) {
-        if (done[i]) continue;
-        ret[i] += r.reward[i];
-        len[i]++;
-        if (r.terminated[i] || r.truncated[i]) {
-          done[i] = 1;
-          remaining--;
-        }
-      }
-      obs = r.obs;
-    }
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += ret[i] / n;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (ret[i] - mean) ** 2 / n;
-    let meanLen = 0;
-    for (let i = 0; i < n; i++) meanLen += len[i] / n;
+      },
+      1_000_000,
+    );
     const e: SgftMpcEvaluation = {
       realTransitions: at,
-      return: mean,
-      std: Math.sqrt(v),
-      length: meanLen,
+      return: res.mean,
+      std: res.std,
+      length: res.length,
     };
     evaluations.push(e);
     onMetrics?.(at, {

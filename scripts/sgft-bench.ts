@@ -17,11 +17,8 @@ import { VecEnv } from "../src/envs/control/vec-env.ts";
 import { evaluateEpisodes } from "../src/inner/rl-common.ts";
 import { SacAgent, trainSac } from "../src/inner/sac.ts";
 import { Rng } from "../src/math/rng.ts";
-import { runSacFinetune, SAC_FINETUNE_PRESETS } from "../src/sgft/sac-finetune.ts";
-import { runSgftSac } from "../src/sgft/sgft-sac.ts";
-import { pretrainInSim, type SimBundle, valueFromCheckpoint } from "../src/sgft/sim-bundle.ts";
-import { runSgftMpc } from "../src/sgft/sgft-mpc.ts";
-import { DeltaDynamicsModel } from "../src/sgft/dynamics-model.ts";
+import { FINETUNE_METHODS, type FinetuneMethod, runFinetuneMethod } from "../src/sgft/methods.ts";
+import { pretrainInSim, type SimBundle } from "../src/sgft/sim-bundle.ts";
 import type { FinetunePoint } from "../src/sgft/finetune.ts";
 
 interface Bench {
@@ -97,7 +94,7 @@ if (cmd === "pretrain") {
 } else if (cmd === "run") {
   const method = opt("method");
   const seed = Number(opt("seed", "0"));
-  const horizon = Number(opt("horizon", method === "sgft-mpc" ? "4" : "1"));
+  const horizon = opt("horizon", "") === "" ? undefined : Number(opt("horizon"));
   const realSteps = Number(opt("steps", String(bench.realSteps)));
   const bundle = JSON.parse(readFileSync(bundlePath, "utf8")) as SimBundle;
   const gaps = opt("gaps", bench.gaps);
@@ -108,39 +105,29 @@ if (cmd === "pretrain") {
     evalEnv: new VecEnv(makeEnv(bench.env, gaps), {}, bench.evalEpisodes, Rng.fromSeed(20_000 + seed)),
   };
   const extra = JSON.parse(opt("config", "{}"));
-  const common = { realSteps, evalInterval: bench.evalInterval, gamma: bundle.gamma };
-  const fargs = { task, bundle, rng: Rng.fromSeed(seed), onMetrics: (s: number, m: Record<string, number>) => log(`${s} ${JSON.stringify(m)}`) };
+  const onMetrics = (s: number, m: Record<string, number>) => log(`${s} ${JSON.stringify(m)}`);
   const t0 = performance.now();
   let points: FinetunePoint[];
   let label = method;
-  if (method === "sgft-sac") {
-    points = runSgftSac(fargs, { ...common, horizon, ...extra }).points;
-    label = `sgft-sac-H${horizon}`;
-  } else if (method === "sac" || method === "pbrs-sac") {
-    points = runSacFinetune(fargs, { ...common, ...SAC_FINETUNE_PRESETS[method], ...extra }).points;
-  } else if (method === "sgft-mpc") {
-    // MPC-SGFT (Algorithm 3): MPPI over the delta model carried over from simulation, V_sim as terminal
-    // value, the sim actor as the sampler's prior; the model is refitted on real data after every episode.
-    const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(seed));
-    const res = runSgftMpc({
-      realEnv: task.env,
-      evalEnv: task.evalEnv,
-      model: DeltaDynamicsModel.fromJson(bundle.model, {}, Rng.fromSeed(seed + 1)),
-      valueFn: valueFromCheckpoint(bundle.sac),
-      prior: (o, n, out, r) => agent.act(o, n, out, false, r),
-      config: { realSteps, evalInterval: bench.evalInterval, mppi: { horizon, gamma: bundle.gamma }, ...extra },
-      rng: Rng.fromSeed(seed),
-      onMetrics: fargs.onMetrics,
-    });
-    points = res.evaluations.map((e) => ({ realTransitions: e.realTransitions, return: e.return, std: e.std }));
-    label = `sgft-mpc-H${horizon}`;
+  if ((FINETUNE_METHODS as readonly string[]).includes(method)) {
+    ({ points, label } = runFinetuneMethod({
+      method: method as FinetuneMethod,
+      task,
+      bundle,
+      seed,
+      horizon,
+      realSteps,
+      evalInterval: bench.evalInterval,
+      config: extra,
+      onMetrics,
+    }));
   } else if (method === "scratch") {
     // SAC from scratch in the real system: the reference for the real optimum (and a baseline).
     const res = trainSac(
       task,
       { totalSteps: realSteps, hidden: bench.hidden, learningStarts: 1000, evalInterval: bench.evalInterval, value: { enabled: false } },
       Rng.fromSeed(seed),
-      (s, m) => log(`${s} ${JSON.stringify(m)}`),
+      onMetrics,
     );
     points = [{ realTransitions: 0, return: Number.NaN, std: 0 }, ...res.evaluations.map((e) => ({ realTransitions: e.step, return: e.mean, std: e.std }))];
   } else throw new Error(`unknown method ${method}`);

@@ -112,6 +112,7 @@ export { sampledTheorem1 } from "./sensitivity/tabular-sampled.ts";
 // Simulation-guided fine-tuning: eq. (1) relabelling, the sim bundle, SGFT-SAC (Algorithm 2), baselines.
 export { DeltaDynamicsModel, DynamicsModelConfigSchema } from "./sgft/dynamics-model.ts";
 export { type FinetunePoint, type FinetuneResult, runFinetune } from "./sgft/finetune.ts";
+export { FINETUNE_METHODS, type FinetuneMethod, runFinetuneMethod } from "./sgft/methods.ts";
 // Simulation-guided fine-tuning: MPPI over a learned model, MPC-SGFT (Algorithm 3).
 export { Mppi, type MppiConfigInput, MppiConfigSchema, type MppiDiagnostics } from "./sgft/mppi.ts";
 export { runSacFinetune, SAC_FINETUNE_PRESETS, SacFinetuneConfigSchema } from "./sgft/sac-finetune.ts";

@@ -12,19 +12,17 @@ import { dirname, join } from "node:path";
 import { InputError } from "../common/errors.ts";
 import { VecEnv } from "../envs/control/vec-env.ts";
 import { makeAnyEnv } from "../envs/make-env.ts";
-import { SacAgent } from "../inner/sac.ts";
 import { Rng } from "../math/rng.ts";
-import { DeltaDynamicsModel } from "../sgft/dynamics-model.ts";
 import type { FinetunePoint } from "../sgft/finetune.ts";
-import { runSacFinetune, SAC_FINETUNE_PRESETS, SacFinetuneConfigSchema } from "../sgft/sac-finetune.ts";
-import { runSgftMpc, SgftMpcConfigSchema } from "../sgft/sgft-mpc.ts";
-import { runSgftSac, SgftSacConfigSchema } from "../sgft/sgft-sac.ts";
-import { pretrainInSim, type SimBundle, valueFromCheckpoint } from "../sgft/sim-bundle.ts";
+import {
+  defaultHorizon,
+  type FinetuneMethod,
+  finetuneConfigSchema,
+  runFinetuneMethod,
+} from "../sgft/methods.ts";
+import { pretrainInSim, type SimBundle } from "../sgft/sim-bundle.ts";
 import { readConfigFile } from "./config-file.ts";
 import { checkEnvName, parseGapOptions } from "./train.ts";
-
-export const FINETUNE_METHODS = ["sgft-sac", "sgft-mpc", "sac", "pbrs-sac"] as const;
-export type FinetuneMethod = (typeof FINETUNE_METHODS)[number];
 
 const log = (quiet: boolean | undefined, s: string) => {
   if (!quiet) process.stderr.write(`${s}\n`);
@@ -131,13 +129,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<void> {
   if (typeof extra !== "object" || extra === null || Array.isArray(extra))
     throw new InputError("--config: the file must hold an object of config fields", "config");
   const method = opts.method;
-  const schema =
-    method === "sgft-sac"
-      ? SgftSacConfigSchema
-      : method === "sgft-mpc"
-        ? SgftMpcConfigSchema
-        : SacFinetuneConfigSchema;
-  const known = Object.keys(schema.shape);
+  const known = Object.keys(finetuneConfigSchema(method).shape);
   for (const k of Object.keys(extra))
     if (!known.includes(k))
       throw new InputError(
@@ -145,7 +137,7 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<void> {
         `config.${k}`,
       );
   const seed = opts.seed ?? 0;
-  const horizon = opts.horizon ?? (method === "sgft-mpc" ? 4 : 1);
+  const horizon = opts.horizon ?? defaultHorizon(method);
   const gapLabel = gaps.map((g) => g.label).join(",");
   const out =
     opts.out ?? join("sim2real-out", "finetune", `${opts.env}+${gapLabel || "nogap"}-${method}-seed${seed}`);
@@ -158,37 +150,19 @@ export async function finetuneCommand(opts: FinetuneOptions): Promise<void> {
       evalEnv: new VecEnv(evalReal, {}, 10, Rng.fromSeed(20_000 + seed)),
     };
     const onMetrics = (s: number, m: Record<string, number>) => log(opts.quiet, fmtMetrics(s, m));
-    const common = { ...(opts.steps !== undefined ? { realSteps: opts.steps } : {}), gamma: bundle.gamma };
-    const args = { task, bundle, rng: Rng.fromSeed(seed), onMetrics };
     let points: FinetunePoint[];
     let config: unknown;
     try {
-      if (method === "sgft-sac") {
-        config = { ...common, horizon, ...extra };
-        points = runSgftSac(args, config as object).points;
-      } else if (method === "sac" || method === "pbrs-sac") {
-        config = { ...common, ...SAC_FINETUNE_PRESETS[method], ...extra };
-        points = runSacFinetune(args, config as object).points;
-      } else {
-        const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(seed));
-        config = { ...common, mppi: { horizon, gamma: bundle.gamma }, ...extra };
-        delete (config as Record<string, unknown>).gamma;
-        const res = runSgftMpc({
-          realEnv: task.env,
-          evalEnv: task.evalEnv,
-          model: DeltaDynamicsModel.fromJson(bundle.model, {}, Rng.fromSeed(seed + 1)),
-          valueFn: valueFromCheckpoint(bundle.sac),
-          prior: (o, n, a, r) => agent.act(o, n, a, false, r),
-          config: config as object,
-          rng: Rng.fromSeed(seed),
-          onMetrics,
-        });
-        points = res.evaluations.map((e) => ({
-          realTransitions: e.realTransitions,
-          return: e.return,
-          std: e.std,
-        }));
-      }
+      ({ points, config } = runFinetuneMethod({
+        method,
+        task,
+        bundle,
+        seed,
+        horizon,
+        realSteps: opts.steps,
+        config: extra,
+        onMetrics,
+      }));
     } catch (e) {
       // zod errors from a bad --config: name the field
       if (e instanceof Error && e.name === "ZodError") {

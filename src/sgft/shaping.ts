@@ -78,6 +78,7 @@ export class ShapedVecEnv implements VecEnvLike {
   private readonly vPrev: Float64Array;
   private readonly vNext: Float64Array;
   private readonly reward: Float64Array;
+  private readonly out: VecStep;
 
   constructor(
     private readonly inner: VecEnvLike,
@@ -91,6 +92,14 @@ export class ShapedVecEnv implements VecEnvLike {
     this.vPrev = new Float64Array(this.n);
     this.vNext = new Float64Array(this.n);
     this.reward = new Float64Array(this.n);
+    const none = new Float64Array(0);
+    this.out = {
+      obs: none,
+      reward: this.reward,
+      terminated: new Uint8Array(0),
+      truncated: new Uint8Array(0),
+      finalObs: none,
+    };
   }
 
   reset(): Float64Array {
@@ -112,6 +121,12 @@ export class ShapedVecEnv implements VecEnvLike {
         res.terminated[i] === 1,
       );
     this.prev.set(res.obs);
-    return { ...res, reward: this.reward };
+    // one result object, refreshed in place (no allocation per step, like VecEnv's)
+    const out = this.out;
+    out.obs = res.obs;
+    out.terminated = res.terminated;
+    out.truncated = res.truncated;
+    out.finalObs = res.finalObs;
+    return out;
   }
 }

@@ -18,6 +18,7 @@ import { evaluateEpisodes } from "../src/inner/rl-common.ts";
 import { SacAgent, trainSac } from "../src/inner/sac.ts";
 import { Rng } from "../src/math/rng.ts";
 import { FINETUNE_METHODS, type FinetuneMethod, runFinetuneMethod } from "../src/sgft/methods.ts";
+import { runDomainRandomisation, runSysIdRetrain } from "../src/sgft/sim-baselines.ts";
 import { pretrainInSim, type SimBundle } from "../src/sgft/sim-bundle.ts";
 import type { FinetunePoint } from "../src/sgft/finetune.ts";
 
@@ -109,6 +110,7 @@ if (cmd === "pretrain") {
   const t0 = performance.now();
   let points: FinetunePoint[];
   let label = method;
+  let info: unknown;
   if ((FINETUNE_METHODS as readonly string[]).includes(method)) {
     ({ points, label } = runFinetuneMethod({
       method: method as FinetuneMethod,
@@ -121,6 +123,14 @@ if (cmd === "pretrain") {
       config: extra,
       onMetrics,
     }));
+  } else if (method === "domain-rand" || method === "sysid") {
+    // The simulator-side baselines (src/sgft/sim-baselines.ts), with the bundle's SAC settings.
+    const common = { realSteps, evalInterval: bench.evalInterval, simSteps: bench.simSteps, hidden: bench.hidden, ...extra };
+    const a = { simEnv: bench.env, task, rng: Rng.fromSeed(seed), onMetrics };
+    const res = method === "sysid" ? runSysIdRetrain({ ...a, bundle }, common) : runDomainRandomisation(a, common);
+    points = res.points;
+    log(`${method}: ${JSON.stringify(res.info)}`);
+    info = res.info;
   } else if (method === "scratch") {
     // SAC from scratch in the real system: the reference for the real optimum (and a baseline).
     const res = trainSac(
@@ -132,7 +142,7 @@ if (cmd === "pretrain") {
     points = [{ realTransitions: 0, return: Number.NaN, std: 0 }, ...res.evaluations.map((e) => ({ realTransitions: e.step, return: e.mean, std: e.std }))];
   } else throw new Error(`unknown method ${method}`);
   label = opt("label", label);
-  const out = { bench: benchName, method: label, seed, config: extra, points, wallSeconds: (performance.now() - t0) / 1000 };
+  const out = { bench: benchName, method: label, seed, config: extra, ...(info === undefined ? {} : { info }), points, wallSeconds: (performance.now() - t0) / 1000 };
   const tag = opt("tag", "");
   writeFileSync(join(tag ? "scratch" : join(dir, "runs"), `${tag}${label}-seed${seed}.json`), JSON.stringify(out, null, 1));
   log(`done ${label} seed ${seed}: final ${points[points.length - 1].return.toFixed(1)} (${out.wallSeconds.toFixed(0)} s)`);

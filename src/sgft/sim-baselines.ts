@@ -1,0 +1,187 @@
+/**
+ * The two baselines of issue 8 that change the *simulator* instead of fine-tuning in reality, judged on the
+ * same real-transition axis and evaluation episodes as the fine-tuning methods (finetune.ts):
+ *
+ * - `domain-rand`: zero-shot transfer of a SAC policy trained in simulation with the suspected physical
+ *   parameters drawn per episode from ranges (src/envs/control/randomised.ts). No real data: one
+ *   evaluation, held over the whole budget.
+ * - `sysid`: collect `initialSteps` real transitions with the sim policy (the same pre-collection the SAC
+ *   learners use), fit the gap's physical parameters by least squares (system-identification.ts), retrain
+ *   SAC from scratch in the identified simulator, deploy. Its curve is the sim policy until the data are in,
+ *   the retrained policy from then on.
+ *
+ * Both report their evaluations on the fine-tuning grid (0, evalInterval, …, realSteps) so the curves are
+ * comparable; a policy that did not change is not re-evaluated, its value is repeated.
+ */
+import { z } from "zod";
+import { domainRandomised, type ParamRanges } from "../envs/control/randomised.ts";
+import { makeEnv } from "../envs/control/registry.ts";
+import { VecEnv } from "../envs/control/vec-env.ts";
+import { ReplayBuffer } from "../inner/replay-buffer.ts";
+import { evaluateEpisodes, fixedStarts, type RlMetricsCallback, type RlTask } from "../inner/rl-common.ts";
+import { SacAgent, type SacConfigInput, trainSac } from "../inner/sac.ts";
+import type { Rng } from "../math/rng.ts";
+import type { FinetunePoint } from "./finetune.ts";
+import type { SimBundle } from "./sim-bundle.ts";
+import { clampPendulumGap, fitPendulumGap, PENDULUM_GAP_PARAMS } from "./system-identification.ts";
+
+const RangeSchema = z.tuple([z.number(), z.number()]);
+
+export const SimBaselineCommonSchema = z.object({
+  realSteps: z.number().int().positive().default(2000).describe("Real-transition budget (the x-axis)"),
+  evalInterval: z.number().int().positive().default(250).describe("Real steps between reported evaluations"),
+  simSteps: z
+    .number()
+    .int()
+    .positive()
+    .default(20_000)
+    .describe("SAC steps in the (randomised or identified) simulator"),
+  hidden: z
+    .array(z.number().int().positive())
+    .default([64, 64])
+    .describe("SAC hidden layers (the sim bundle's)"),
+  learningStarts: z.number().int().nonnegative().default(1000).describe("SAC random-action warm-up steps"),
+});
+
+export const DomainRandConfigSchema = SimBaselineCommonSchema.extend({
+  ranges: z
+    .record(z.string(), RangeSchema)
+    .default({ gain: [0.25, 1], sgftFriction: [0, 1] })
+    .describe("Parameter → [low, high] of its per-episode uniform draw"),
+}).describe("Zero-shot transfer of a SAC policy trained with domain randomisation");
+export type DomainRandConfigInput = z.input<typeof DomainRandConfigSchema>;
+
+export const SysIdRetrainConfigSchema = SimBaselineCommonSchema.extend({
+  initialSteps: z
+    .number()
+    .int()
+    .positive()
+    .default(400)
+    .describe("Real transitions collected with the sim policy for the fit (counted)"),
+  fit: z
+    .array(z.enum(PENDULUM_GAP_PARAMS))
+    .default(["gain", "sgftFriction"])
+    .describe("Physical parameters identified from the real data"),
+}).describe("System identification of the gap's parameters, then SAC retrained in the identified simulator");
+export type SysIdRetrainConfigInput = z.input<typeof SysIdRetrainConfigSchema>;
+
+export interface SimBaselineArgs {
+  /** The simulator's env name (its nominal parameters are the simulator's). */
+  simEnv: string;
+  /** The real system (`env`, one copy) and its evaluation copies (`evalEnv`). */
+  task: RlTask;
+  rng: Rng;
+  onMetrics?: RlMetricsCallback;
+}
+
+export interface SimBaselineResult {
+  points: FinetunePoint[];
+  /** sysid: the identified parameters; domain-rand: the ranges. */
+  info: Record<string, unknown>;
+}
+
+function sacConfig(c: z.infer<typeof SimBaselineCommonSchema>): SacConfigInput {
+  return { totalSteps: c.simSteps, hidden: c.hidden, learningStarts: c.learningStarts, evalInterval: 0 };
+}
+
+/** A piecewise-constant policy sequence on the evaluation grid: `values[k]` from `from[k]` real steps on. */
+function onGrid(
+  realSteps: number,
+  interval: number,
+  from: number[],
+  values: FinetunePoint[],
+): FinetunePoint[] {
+  // The grid, plus the points where the policy changes (the sysid policy deploys at initialSteps).
+  const grid = new Set<number>(from);
+  for (let x = 0; x < realSteps; x += interval) grid.add(x);
+  grid.add(realSteps);
+  const xs = [...grid].sort((p, q) => p - q);
+  return xs.map((x) => {
+    let k = 0;
+    while (k + 1 < from.length && from[k + 1] <= x) k++;
+    return { ...values[k], realTransitions: x };
+  });
+}
+
+/** Train SAC in `env` (a VecEnv of one copy with `rng`'s first split) and return its deterministic policy. */
+function trainInSim(
+  env: ReturnType<typeof makeEnv>,
+  params: Record<string, number>,
+  c: z.infer<typeof SimBaselineCommonSchema>,
+  rng: Rng,
+  onMetrics?: RlMetricsCallback,
+): SacAgent {
+  const task: RlTask = { env: new VecEnv(env, params, 1, rng.split()), actionSpace: env.actionSpace };
+  return trainSac(task, sacConfig(c), rng.split(), onMetrics).agent;
+}
+
+export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandConfigInput): SimBaselineResult {
+  const c = DomainRandConfigSchema.parse(config);
+  const evalEnv = a.task.evalEnv;
+  if (evalEnv === undefined) throw new RangeError("runDomainRandomisation: the task needs an evalEnv");
+  const env = domainRandomised(makeEnv(a.simEnv), c.ranges as ParamRanges);
+  const agent = trainInSim(env, {}, c, a.rng, a.onMetrics);
+  const res = evaluateEpisodes(evalEnv, (o, n, out) => agent.act(o, n, out, true));
+  a.onMetrics?.(0, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": 0 });
+  return {
+    points: onGrid(
+      c.realSteps,
+      c.evalInterval,
+      [0],
+      [{ realTransitions: 0, return: res.mean, std: res.std }],
+    ),
+    info: { ranges: c.ranges },
+  };
+}
+
+export function runSysIdRetrain(
+  a: SimBaselineArgs & { bundle: SimBundle },
+  config: SysIdRetrainConfigInput,
+): SimBaselineResult {
+  const c = SysIdRetrainConfigSchema.parse(config);
+  const { task, rng } = a;
+  const evalEnv = task.evalEnv;
+  if (evalEnv === undefined) throw new RangeError("runSysIdRetrain: the task needs an evalEnv");
+  const restoreStarts = fixedStarts(evalEnv as { rngs?: readonly Rng[] });
+  const evaluate = (
+    act: (o: Float64Array, n: number, out: Float64Array) => void,
+    x: number,
+  ): FinetunePoint => {
+    restoreStarts();
+    const res = evaluateEpisodes(evalEnv, act);
+    a.onMetrics?.(x, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": x });
+    return { realTransitions: x, return: res.mean, std: res.std };
+  };
+  const simAgent = SacAgent.fromCheckpoint(a.bundle.sac, {}, rng.split());
+  const zero = evaluate((o, n, out) => simAgent.act(o, n, out, true), 0);
+
+  // Pre-collect with the sim policy's stochastic actions (as the SAC learners do), every step counted.
+  const env = task.env;
+  const { n, obsSize: dS, actionSize: dA } = env;
+  const buffer = new ReplayBuffer(c.initialSteps + n, dS, dA);
+  const exploreRng = rng.split();
+  const act = new Float64Array(n * dA);
+  const obs = Float64Array.from(env.reset());
+  let steps = 0;
+  while (steps < c.initialSteps) {
+    simAgent.act(obs, n, act, false, exploreRng);
+    const res = env.step(act);
+    for (let i = 0; i < n; i++) {
+      const ended = res.terminated[i] === 1 || res.truncated[i] === 1;
+      buffer.add(obs, act, res.reward[i], ended ? res.finalObs : res.obs, res.terminated[i] === 1, i);
+    }
+    obs.set(res.obs);
+    steps += n;
+  }
+  const sim = makeEnv(a.simEnv);
+  const nominal = { ...sim.defaultParams };
+  const fitted = clampPendulumGap(fitPendulumGap(buffer, nominal, c.fit));
+  const identified = Object.fromEntries(c.fit.map((k) => [k, fitted[k]]));
+  a.onMetrics?.(steps, Object.fromEntries(c.fit.map((k) => [`sysid/${k}`, fitted[k]])));
+  const agent = trainInSim(sim, fitted, c, rng, a.onMetrics);
+  const after = evaluate((o, m, out) => agent.act(o, m, out, true), steps);
+  return {
+    points: onGrid(c.realSteps, c.evalInterval, [0, steps], [zero, after]),
+    info: { identified, realTransitionsUsed: steps },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The simulator-side baselines of issue 8: the domain-randomised env, the pendulum gap fit, and the
+ * domain-randomisation / system-identification runners on the fine-tuning grid.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { InputError } from "../src/common/errors.ts";
+import type { StepResult } from "../src/envs/control/env.ts";
+import { domainRandomised } from "../src/envs/control/randomised.ts";
+import { makeEnv } from "../src/envs/control/registry.ts";
+import { VecEnv } from "../src/envs/control/vec-env.ts";
+import { ReplayBuffer } from "../src/inner/replay-buffer.ts";
+import { evaluateEpisodes } from "../src/inner/rl-common.ts";
+import { SacAgent } from "../src/inner/sac.ts";
+import { Rng } from "../src/math/rng.ts";
+import { runDomainRandomisation, runSysIdRetrain } from "../src/sgft/sim-baselines.ts";
+import type { SimBundle } from "../src/sgft/sim-bundle.ts";
+import { fitPendulumGap } from "../src/sgft/system-identification.ts";
+
+/** n transitions of `env` under uniform actions in [−2.5, 2.5] (beyond the box, to exercise the clip). */
+function transitions(gaps: string, n: number, seed: number): ReplayBuffer {
+  const env = new VecEnv(makeEnv("pendulum", gaps), {}, 1, Rng.fromSeed(seed));
+  const rng = Rng.fromSeed(seed + 1);
+  const buf = new ReplayBuffer(n, 3, 1);
+  const obs = Float64Array.from(env.reset());
+  const a = new Float64Array(1);
+  for (let t = 0; t < n; t++) {
+    a[0] = 5 * rng.uniform() - 2.5;
+    const r = env.step(a);
+    buf.add(obs, a, r.reward[0], r.truncated[0] ? r.finalObs : r.obs, false, 0);
+    obs.set(r.obs);
+  }
+  return buf;
+}
+
+describe("domainRandomised", () => {
+  it("draws each episode's parameters in range and steps exactly like the base env with that draw", () => {
+    const base = makeEnv("pendulum");
+    const dr = domainRandomised(base, { gain: [0.25, 1], sgftFriction: [0, 1] });
+    assert.equal(dr.stateSize, base.stateSize + 2, "two drawn parameters appended to the state");
+    const rng = Rng.fromSeed(3);
+    const draws = new Set<number>();
+    const out: StepResult = { reward: 0, terminated: false };
+    const out2: StepResult = { reward: 0, terminated: false };
+    for (let ep = 0; ep < 20; ep++) {
+      const s = new Float64Array(dr.stateSize);
+      dr.reset(base.defaultParams, s, rng);
+      const [gain, c] = [s[2], s[3]];
+      assert.ok(gain >= 0.25 && gain <= 1 && c >= 0 && c <= 1, `draw (${gain}, ${c}) outside the ranges`);
+      draws.add(gain);
+      const ref = s.slice(0, 2);
+      const p = { ...base.defaultParams, gain, sgftFriction: c };
+      for (let t = 0; t < 10; t++) {
+        const a = Float64Array.of(Math.sin(t + ep) * 2);
+        dr.step(base.defaultParams, s, a, rng, out);
+        base.step(p, ref, a, rng, out2);
+        assert.equal(s[0], ref[0], `episode ${ep} step ${t}: angle differs from the base env with the draw`);
+        assert.equal(s[1], ref[1], `episode ${ep} step ${t}: speed differs`);
+        assert.equal(out.reward, out2.reward, "reward differs");
+      }
+      assert.equal(s[2], gain, "the draw is held for the whole episode");
+    }
+    assert.equal(draws.size, 20, "every episode draws anew");
+  });
+
+  it("rejects unknown parameters and bad ranges with an InputError naming the field", () => {
+    const base = makeEnv("pendulum");
+    assert.throws(
+      () => domainRandomised(base, { mass: [1, 2] }),
+      (e: unknown) => e instanceof InputError && /ranges\.mass/.test(e.message),
+    );
+    assert.throws(
+      () => domainRandomised(base, { gain: [1, 0.5] }),
+      (e: unknown) => e instanceof InputError && /ranges\.gain/.test(e.message),
+    );
+    assert.throws(() => domainRandomised(base, {}), InputError);
+  });
+});
+
+describe("fitPendulumGap: least squares on the one-step velocity change", () => {
+  it("recovers the generating gain and SGFT friction exactly from noise-free real data", () => {
+    const data = transitions("sgft-friction:0.5,action-scale:0.3", 400, 5);
+    const nominal = makeEnv("pendulum").defaultParams;
+    const fit = fitPendulumGap(data, nominal, ["gain", "sgftFriction"]);
+    assert.ok(Math.abs(fit.gain - 0.3) < 1e-9, `gain ${fit.gain} vs 0.3`);
+    assert.ok(Math.abs(fit.sgftFriction - 0.5) < 1e-9, `c ${fit.sgftFriction} vs 0.5`);
+    assert.equal(fit.m, nominal.m, "unfitted parameters stay nominal");
+  });
+
+  it("finds no gap in the simulator's own data, and a viscous damping gap", () => {
+    const nominal = makeEnv("pendulum").defaultParams;
+    const none = fitPendulumGap(transitions("", 300, 7), nominal, ["gain", "sgftFriction", "damping"]);
+    assert.ok(
+      Math.abs(none.gain - 1) < 1e-9 && Math.abs(none.sgftFriction) < 1e-9 && Math.abs(none.damping) < 1e-9,
+      JSON.stringify(none),
+    );
+    const damp = fitPendulumGap(transitions("damping:0.1", 300, 9), nominal, ["damping"]);
+    assert.ok(Math.abs(damp.damping - 0.1) < 1e-9, `damping ${damp.damping} vs 0.1`);
+  });
+
+  it("says so when the data cannot identify a parameter", () => {
+    const nominal = makeEnv("pendulum").defaultParams;
+    const data = transitions("", 50, 11);
+    data.actions.fill(0);
+    assert.throws(
+      () => fitPendulumGap(data, nominal, ["gain"]),
+      (e: unknown) => e instanceof InputError && /identify|usable/.test(e.message),
+    );
+  });
+});
+
+describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
+  const bundle = JSON.parse(
+    readFileSync("docs/results/sgft/pendulum-friction/bundle.json", "utf8"),
+  ) as SimBundle;
+  const task = (gaps: string, seed: number) => ({
+    env: new VecEnv(makeEnv("pendulum", gaps), {}, 1, Rng.fromSeed(1000 + seed)),
+    actionSpace: makeEnv("pendulum").actionSpace,
+    evalEnv: new VecEnv(makeEnv("pendulum", gaps), {}, 3, Rng.fromSeed(20_000 + seed)),
+  });
+  const small = { simSteps: 300, learningStarts: 100, hidden: [16, 16], realSteps: 600, evalInterval: 250 };
+
+  it("sysid: counts its real transitions, identifies the gap, and starts from the sim policy's zero-shot return", () => {
+    const t = task("sgft-friction:0.5", 0);
+    let stepped = 0;
+    const env = t.env;
+    const spy = {
+      ...t,
+      env: {
+        n: env.n,
+        obsSize: env.obsSize,
+        actionSize: env.actionSize,
+        reset: () => env.reset(),
+        step: (a: Float64Array) => {
+          stepped++;
+          return env.step(a);
+        },
+      },
+    };
+    const res = runSysIdRetrain(
+      { simEnv: "pendulum", task: spy, bundle, rng: Rng.fromSeed(1) },
+      { ...small, initialSteps: 200 },
+    );
+    assert.equal(stepped, 200, "exactly initialSteps real steps");
+    assert.equal(res.info.realTransitionsUsed, 200);
+    const id = res.info.identified as Record<string, number>;
+    assert.ok(Math.abs(id.sgftFriction - 0.5) < 1e-8 && Math.abs(id.gain - 1) < 1e-8, JSON.stringify(id));
+    assert.deepEqual(
+      res.points.map((p) => p.realTransitions),
+      [0, 200, 250, 500, 600],
+      "grid plus the deployment point",
+    );
+    const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(0));
+    const zero = evaluateEpisodes(task("sgft-friction:0.5", 0).evalEnv, (o, n, out) =>
+      agent.act(o, n, out, true),
+    );
+    assert.equal(res.points[0].return, zero.mean, "point 0 = an independent evaluation of the sim policy");
+    assert.equal(res.points[2].return, res.points[1].return, "the retrained policy is held after deployment");
+  });
+
+  it("domain randomisation: no real data, the same value across the grid, deterministic per seed", () => {
+    const a = runDomainRandomisation(
+      { simEnv: "pendulum", task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
+      small,
+    );
+    const b = runDomainRandomisation(
+      { simEnv: "pendulum", task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
+      small,
+    );
+    assert.deepEqual(a.points, b.points, "same seed, same run");
+    assert.ok(
+      a.points.every((p) => p.return === a.points[0].return),
+      "held constant",
+    );
+    assert.equal(a.points.at(-1)?.realTransitions, 600);
+  });
+});

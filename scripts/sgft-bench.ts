@@ -126,8 +126,8 @@ if (cmd === "pretrain") {
   } else if (method === "domain-rand" || method === "sysid") {
     // The simulator-side baselines (src/sgft/sim-baselines.ts), with the bundle's SAC settings.
     const common = { realSteps, evalInterval: bench.evalInterval, simSteps: bench.simSteps, hidden: bench.hidden, ...extra };
-    const a = { simEnv: bench.env, task, rng: Rng.fromSeed(seed), onMetrics };
-    const res = method === "sysid" ? runSysIdRetrain({ ...a, bundle }, common) : runDomainRandomisation(a, common);
+    const a = { simEnv: bench.env, bundle, task, rng: Rng.fromSeed(seed), onMetrics };
+    const res = method === "sysid" ? runSysIdRetrain(a, common) : runDomainRandomisation(a, common);
     points = res.points;
     log(`${method}: ${JSON.stringify(res.info)}`);
     info = res.info;

@@ -119,6 +119,7 @@ describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
     actionSpace: makeEnv("pendulum").actionSpace,
     evalEnv: new VecEnv(makeEnv("pendulum", gaps), {}, 3, Rng.fromSeed(20_000 + seed)),
   });
+  // sysid warm-starts from the bundle's 2×64 agent (the default); domain-rand runs from scratch at 16×16.
   const small = { simSteps: 300, learningStarts: 100, hidden: [16, 16], realSteps: 600, evalInterval: 250 };
 
   it("sysid: counts its real transitions, identifies the gap, and starts from the sim policy's zero-shot return", () => {
@@ -140,7 +141,7 @@ describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
     };
     const res = runSysIdRetrain(
       { simEnv: "pendulum", task: spy, bundle, rng: Rng.fromSeed(1) },
-      { ...small, initialSteps: 200 },
+      { ...small, hidden: [64, 64], initialSteps: 200 },
     );
     assert.equal(stepped, 200, "exactly initialSteps real steps");
     assert.equal(res.info.realTransitionsUsed, 200);
@@ -161,12 +162,12 @@ describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
 
   it("domain randomisation: no real data, the same value across the grid, deterministic per seed", () => {
     const a = runDomainRandomisation(
-      { simEnv: "pendulum", task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
-      small,
+      { simEnv: "pendulum", bundle, task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
+      { ...small, warmStart: false },
     );
     const b = runDomainRandomisation(
-      { simEnv: "pendulum", task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
-      small,
+      { simEnv: "pendulum", bundle, task: task("action-scale:0.3", 2), rng: Rng.fromSeed(4) },
+      { ...small, warmStart: false },
     );
     assert.deepEqual(a.points, b.points, "same seed, same run");
     assert.ok(

@@ -3,7 +3,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../common/errors.ts";
 import { BENCHMARKS, benchmarkNames, resolveBenchmark } from "../experiments/benchmarks.ts";
-import { compareTable, medianCurve, runMethods, tableMarkdown } from "../experiments/compare.ts";
+import {
+  compareTable,
+  medianCurve,
+  runMethods,
+  type TableOptions,
+  tableCsvRows,
+  tableMarkdown,
+} from "../experiments/compare.ts";
 import { writeCsv, writeJson } from "../report/files.ts";
 import { writeLineChart } from "../report/plot.ts";
 import { readConfigFile } from "./config-file.ts";
@@ -44,7 +51,8 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
   const results = runMethods(methods, seeds, () => progress.update(++done));
   progress.stop();
   const order = methods.map((m) => m.name);
-  const rows = compareTable(results, order);
+  const table: TableOptions = { thresholds: bench.thresholds, dip: bench.reportDip };
+  const rows = compareTable(results, order, table);
   const command = `sim2real compare ${name} --seeds ${seeds.length}${o.seed ? ` --seed ${o.seed}` : ""}${o.methods ? ` --methods ${o.methods}` : ""}${o.config ? ` --config ${o.config}` : ""}`;
   const md = [
     `# ${name}: ${bench.description}`,
@@ -53,7 +61,7 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
     "",
     `Seeds ${seeds.join(", ")}; medians over seeds ("never" = fewer than half the seeds got there). Command: \`${command}\``,
     "",
-    tableMarkdown(rows),
+    tableMarkdown(rows, table),
     "Methods:",
     "",
     ...methods.map((m) => `- **${m.name}**: ${m.description}`),
@@ -68,10 +76,7 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
       resolved.filter((r) => order.includes(r.name)).map((r) => [r.name, r.config]),
     ),
   });
-  writeCsv(
-    join(out, "table.csv"),
-    rows.map((r) => ({ ...r })),
-  );
+  writeCsv(join(out, "table.csv"), tableCsvRows(rows));
   writeJson(join(out, "results.json"), {
     benchmark: name,
     command,
@@ -95,13 +100,14 @@ export async function compareCommand(name: string, o: CompareOptions): Promise<v
         const c = medianCurve(results, m);
         return { name: m, x: c.x, y: c.median, lower: c.lower, upper: c.upper };
       }),
-      rules: [{ y: 0.95 }, { y: 0.99 }],
+      // The thresholds above 0.9 by default (as before thresholds were per benchmark); else the benchmark's.
+      rules: (bench.thresholds ?? [0.95, 0.99]).map((y) => ({ y })),
       width: 760,
     },
     join(out, "compare"),
   );
   if (!o.quiet)
     process.stderr.write(
-      `${tableMarkdown(rows)}wrote ${out}/table.md, table.csv, results.json, config.json, compare.png/svg\n`,
+      `${tableMarkdown(rows, table)}wrote ${out}/table.md, table.csv, results.json, config.json, compare.png/svg\n`,
     );
 }

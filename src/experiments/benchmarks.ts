@@ -38,6 +38,7 @@ import type { MethodSpec } from "./compare.ts";
 import { MPC_BENCHMARKS } from "./mpc-experiments.ts";
 import { aggregatedStatesProblem, paperContinuousProblem, paperDiscreteProblem } from "./problems.ts";
 import { deepMerge, isPlain, unknownFields } from "./resolve.ts";
+import { SGFT_BENCHMARKS } from "./sgft-experiments.ts";
 
 export interface Benchmark {
   name: string;
@@ -49,6 +50,10 @@ export interface Benchmark {
   configurable: () => BenchmarkMethod[];
   /** The methods with their built-in settings (no config file). */
   methods: () => MethodSpec[];
+  /** Normalised returns the table counts real transitions to (default 0.9, 0.95, 0.99). */
+  thresholds?: number[];
+  /** Report the dip after transfer (first evaluation minus the worst later one) in the table. */
+  reportDip?: boolean;
 }
 
 type Plain = Record<string, unknown>;
@@ -634,6 +639,8 @@ const BENCHMARK_LIST: Omit<Benchmark, "methods">[] = [
   },
   // RL over MPC (issue 9): src/experiments/mpc-experiments.ts.
   ...MPC_BENCHMARKS,
+  // Simulation-guided fine-tuning (issue 8): src/experiments/sgft-experiments.ts.
+  ...SGFT_BENCHMARKS,
 ];
 
 export const BENCHMARKS: Record<string, Benchmark> = Object.fromEntries(

@@ -1,8 +1,9 @@
 /**
  * Side-by-side comparison of outer-level methods on one benchmark (issue 5): every method × seed runs to
  * its real-transition budget, reporting EvalPoints (src/outer/trace.ts); this module turns them into the
- * table (real transitions to reach 0.9 / 0.95 / 0.99, to stay above 0.95, final value, wall time; medians
- * over seeds) and median curves with a band over seeds on a common real-transition grid.
+ * table (real transitions to reach each of the benchmark's thresholds — 0.9 / 0.95 / 0.99 unless it sets
+ * its own —, to stay above 0.95, optionally the dip after transfer, final value, wall time; medians over
+ * seeds) and median curves with a band over seeds on a common real-transition grid.
  */
 import type { EvalCallback, EvalPoint, MethodRun } from "../outer/trace.ts";
 
@@ -61,14 +62,26 @@ export function transitionsToStay(points: EvalPoint[], thr: number, window = 10)
   return points[first].realTransitions;
 }
 
+/** Normalised returns the table counts real transitions to (a benchmark may set its own). */
+export const DEFAULT_THRESHOLDS: readonly number[] = [0.9, 0.95, 0.99];
+
+/** What the table reports besides the fixed columns. */
+export interface TableOptions {
+  /** Thresholds of the "real transitions to reach" columns, in order (default DEFAULT_THRESHOLDS). */
+  thresholds?: readonly number[];
+  /** Add the dip after transfer: the first evaluation's value minus the worst later one (forgetting). */
+  dip?: boolean;
+}
+
 export interface TableRow {
   method: string;
   seeds: number;
-  /** Medians over seeds (null when fewer than half the seeds get there). */
-  to090: number | null;
-  to095: number | null;
-  to099: number | null;
+  /** Per threshold (in TableOptions order): median over seeds of the real transitions to reach it (null
+   * when fewer than half the seeds get there). */
+  reach: { threshold: number; transitions: number | null }[];
   stay095: number | null;
+  /** Median over seeds of `dipAfterTransfer` (only with TableOptions.dip). */
+  dip?: number;
   finalMedian: number;
   finalMin: number;
   finalMax: number;
@@ -86,7 +99,22 @@ function medianNullable(xs: (number | null)[]): number | null {
 
 const median = (xs: number[]) => medianNullable(xs) as number;
 
-export function compareTable(results: MethodSeedResult[], order: string[]): TableRow[] {
+/**
+ * The forgetting dip after transfer: the first evaluation's normalised value (the policy carried over, before
+ * any real data) minus the worst later evaluation; positive when fine-tuning fell below its start, ≤ 0 when
+ * it never did (0 for a single evaluation).
+ */
+export function dipAfterTransfer(points: EvalPoint[]): number {
+  if (points.length < 2) return 0;
+  return points[0].normalized - Math.min(...points.slice(1).map((p) => p.normalized));
+}
+
+export function compareTable(
+  results: MethodSeedResult[],
+  order: string[],
+  options: TableOptions = {},
+): TableRow[] {
+  const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
   return order
     .map((method) => {
       const rs = results.filter((r) => r.method === method);
@@ -95,10 +123,12 @@ export function compareTable(results: MethodSeedResult[], order: string[]): Tabl
       return {
         method,
         seeds: rs.length,
-        to090: medianNullable(rs.map((r) => transitionsToReach(r.points, 0.9))),
-        to095: medianNullable(rs.map((r) => transitionsToReach(r.points, 0.95))),
-        to099: medianNullable(rs.map((r) => transitionsToReach(r.points, 0.99))),
+        reach: thresholds.map((threshold) => ({
+          threshold,
+          transitions: medianNullable(rs.map((r) => transitionsToReach(r.points, threshold))),
+        })),
         stay095: medianNullable(rs.map((r) => transitionsToStay(r.points, 0.95))),
+        ...(options.dip ? { dip: median(rs.map((r) => dipAfterTransfer(r.points))) } : {}),
         finalMedian: median(finals),
         finalMin: Math.min(...finals),
         finalMax: Math.max(...finals),
@@ -111,14 +141,50 @@ export function compareTable(results: MethodSeedResult[], order: string[]): Tabl
 
 const fmtT = (x: number | null) => (x === null ? "never" : Math.round(x).toLocaleString("en-US"));
 
-export function tableMarkdown(rows: TableRow[]): string {
-  const head =
-    "| method | real transitions to 0.90 | to 0.95 | to 0.99 | to stay ≥ 0.95 | final (median [min, max]) | real transitions used | wall time |\n|---|---|---|---|---|---|---|---|";
-  const lines = rows.map(
-    (r) =>
-      `| ${r.method} | ${fmtT(r.to090)} | ${fmtT(r.to095)} | ${fmtT(r.to099)} | ${fmtT(r.stay095)} | ${r.finalMedian.toFixed(4)} [${r.finalMin.toFixed(4)}, ${r.finalMax.toFixed(4)}] | ${fmtT(r.totalTransitions)} | ${(r.wallMsMedian / 1000).toFixed(2)} s |`,
-  );
+export function tableMarkdown(rows: TableRow[], options: TableOptions = {}): string {
+  const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+  const cols = [
+    "method",
+    ...thresholds.map((t, i) => `${i === 0 ? "real transitions " : ""}to ${t.toFixed(2)}`),
+    "to stay ≥ 0.95",
+    ...(options.dip ? ["dip after transfer (median)"] : []),
+    "final (median [min, max])",
+    "real transitions used",
+    "wall time",
+  ];
+  const head = `| ${cols.join(" | ")} |\n|${cols.map(() => "---").join("|")}|`;
+  const lines = rows.map((r) => {
+    const cells = [
+      r.method,
+      ...r.reach.map((x) => fmtT(x.transitions)),
+      fmtT(r.stay095),
+      ...(options.dip ? [r.dip === undefined ? "" : r.dip.toFixed(4)] : []),
+      `${r.finalMedian.toFixed(4)} [${r.finalMin.toFixed(4)}, ${r.finalMax.toFixed(4)}]`,
+      fmtT(r.totalTransitions),
+      `${(r.wallMsMedian / 1000).toFixed(2)} s`,
+    ];
+    return `| ${cells.join(" | ")} |`;
+  });
   return `${head}\n${lines.join("\n")}\n`;
+}
+
+/** CSV column of a threshold: 0.9 → `to090`, 0.95 → `to095`, 0.8 → `to080`. */
+const reachColumn = (t: number) => `to${String(Math.round(t * 100)).padStart(3, "0")}`;
+
+/** The table as CSV rows: one `toNNN` column per threshold, `dipMedian` when the dip is reported. */
+export function tableCsvRows(rows: TableRow[]): Record<string, number | string | null>[] {
+  return rows.map(({ reach, dip, ...r }) => ({
+    method: r.method,
+    seeds: r.seeds,
+    ...Object.fromEntries(reach.map((x) => [reachColumn(x.threshold), x.transitions])),
+    stay095: r.stay095,
+    ...(dip === undefined ? {} : { dipMedian: dip }),
+    finalMedian: r.finalMedian,
+    finalMin: r.finalMin,
+    finalMax: r.finalMax,
+    totalTransitions: r.totalTransitions,
+    wallMsMedian: r.wallMsMedian,
+  }));
 }
 
 /** Value of a step curve (last evaluation at or before x; the first one before any). */

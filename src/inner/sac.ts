@@ -370,12 +370,17 @@ export class SacAgent {
    * with ε from `noise` (an Rng or given n × K numbers), at the current α and critics; its gradient with
    * respect to the actor's parameters is ADDED into `grad` when given (reparameterised, through the
    * critics' action inputs). Also leaves min_i Q_i(s_r, ã_r) in the value network's target buffer.
+   *
+   * `anchor` adds a behaviour-cloning term λ·mean_r ‖ã_r − b_r‖² towards given normalised actions b (n ×
+   * dA): it keeps a fine-tuned actor near a reference policy's actions where the critic is unreliable
+   * (TD3+BC, Fujimoto & Gu 2021); SGFT-SAC anchors to the sim policy (src/sgft/sgft-sac.ts).
    */
   actorObjective(
     obs: Float64Array,
     n: number,
     noise: Rng | Float64Array,
     grad: Float64Array | null,
+    anchor?: { actions: Float64Array; weight: number },
   ): { loss: number; meanLogProb: number; meanQ: number } {
     const dS = this.obsSize;
     const dA = this.actionSize;
@@ -402,12 +407,22 @@ export class SacAgent {
       dq2[r] = first ? 0 : -1 / n;
       this.dLogp[r] = alpha / n;
     }
+    if (anchor !== undefined) {
+      const { actions: b, weight } = anchor;
+      for (let k = 0; k < n * dA; k++) {
+        const e = aBuf[k] - b[k];
+        loss += (weight * e * e) / n;
+      }
+    }
     if (grad !== null) {
       critic.backward(this.critic1, this.ws1, dq1, null, this.dX1);
       critic.backward(this.critic2, this.ws2, dq2, null, this.dX2);
       for (let r = 0; r < n; r++)
         for (let j = 0; j < dA; j++)
           this.dA[r * dA + j] = this.dX1[r * w + dS + j] + this.dX2[r * w + dS + j];
+      if (anchor !== undefined)
+        for (let k = 0; k < n * dA; k++)
+          this.dA[k] += (2 * anchor.weight * (aBuf[k] - anchor.actions[k])) / n;
       policy.backward(this.actorParams, this.dA, this.dLogp, grad);
     }
     return { loss, meanLogProb, meanQ };
@@ -447,9 +462,10 @@ export class SacAgent {
   actorAlphaStep(
     obs: Float64Array,
     n: number,
+    anchor?: { actions: Float64Array; weight: number },
   ): { actorLoss: number; alphaLoss: number; meanLogp: number; meanQ: number } {
     this.gActor.fill(0);
-    const actor = this.actorObjective(obs, n, this.rng, this.gActor);
+    const actor = this.actorObjective(obs, n, this.rng, this.gActor, anchor);
     const { loss: actorLoss, meanLogProb: meanLogp, meanQ } = actor;
     this.actorOpt.step(this.actorParams, this.gActor);
     // gradient of −log α · mean(log π + H̄) with respect to log α

@@ -77,6 +77,13 @@ export const SgftSacConfigSchema = FinetuneCommonSchema.extend({
     .describe(
       "Gradient updates that train only the (reset) critics and the model before the actor moves, so a random critic does not steer the sim actor (not in the paper)",
     ),
+  bcWeight: z
+    .number()
+    .nonnegative()
+    .default(0)
+    .describe(
+      "λ of a behaviour-cloning term λ·mean‖ã − π_sim(s)‖² (normalised actions) in the actor loss, keeping the actor near the sim policy where the short-horizon critic is unreliable (not in the paper; 0 = off)",
+    ),
   modelUpdates: z
     .number()
     .int()
@@ -227,6 +234,11 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
   const sc = targetScratch(B * (1 + cfg.branches), dS, dA);
   let updates = 0;
   const real = allocBatch(B, dS, dA);
+  // The frozen sim actor's deterministic actions (tanh μ_sim: zero noise) anchor the actor when bcWeight > 0.
+  const simActor = cfg.bcWeight > 0 ? Float64Array.from(agent.actorParams) : null;
+  const zeroNoise = new Float64Array(B * dA);
+  const anchorActions = new Float64Array(B * dA);
+  const anchorLogp = new Float64Array(B);
   return {
     agent,
     act: (obs, n, out, r) => agent.act(obs, n, out, false, r),
@@ -253,7 +265,13 @@ export function sgftSacLearner(bundle: SimBundle, config: SgftSacConfigInput, rn
       // 4–5. critics on every row, actor on the real states
       const criticLoss = agent.criticStep(sc.obs, sc.aNorm, sc.y, M);
       updates++;
-      const actorLoss = updates > cfg.actorDelay ? agent.actorAlphaStep(real.obs, B).actorLoss : Number.NaN;
+      let anchor: { actions: Float64Array; weight: number } | undefined;
+      if (simActor !== null) {
+        agent.policy.sample(simActor, real.obs, B, zeroNoise, anchorActions, anchorLogp);
+        anchor = { actions: anchorActions, weight: cfg.bcWeight };
+      }
+      const actorLoss =
+        updates > cfg.actorDelay ? agent.actorAlphaStep(real.obs, B, anchor).actorLoss : Number.NaN;
       // 6. the model, jointly
       const modelLoss = cfg.modelUpdates > 0 ? model.fit(buffer, cfg.modelUpdates, modelRng) : Number.NaN;
       return {

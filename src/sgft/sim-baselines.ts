@@ -19,7 +19,7 @@ import { makeEnv } from "../envs/control/registry.ts";
 import { VecEnv } from "../envs/control/vec-env.ts";
 import { ReplayBuffer } from "../inner/replay-buffer.ts";
 import { evaluateEpisodes, fixedStarts, type RlMetricsCallback, type RlTask } from "../inner/rl-common.ts";
-import { SacAgent, type SacConfigInput, trainSac } from "../inner/sac.ts";
+import { SacAgent, type SacCheckpoint, type SacConfigInput, trainSac } from "../inner/sac.ts";
 import type { Rng } from "../math/rng.ts";
 import type { FinetunePoint } from "./finetune.ts";
 import type { SimBundle } from "./sim-bundle.ts";
@@ -41,6 +41,12 @@ export const SimBaselineCommonSchema = z.object({
     .default([64, 64])
     .describe("SAC hidden layers (the sim bundle's)"),
   learningStarts: z.number().int().nonnegative().default(1000).describe("SAC random-action warm-up steps"),
+  warmStart: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Start SAC from the sim bundle's agent (what a practitioner would do; from scratch, 20k steps do not learn the friction swing-up) instead of fresh networks",
+    ),
 });
 
 export const DomainRandConfigSchema = SimBaselineCommonSchema.extend({
@@ -68,6 +74,8 @@ export type SysIdRetrainConfigInput = z.input<typeof SysIdRetrainConfigSchema>;
 export interface SimBaselineArgs {
   /** The simulator's env name (its nominal parameters are the simulator's). */
   simEnv: string;
+  /** What simulation produced: the sim policy (zero-shot, data collection, warm start). */
+  bundle: SimBundle;
   /** The real system (`env`, one copy) and its evaluation copies (`evalEnv`). */
   task: RlTask;
   rng: Rng;
@@ -103,16 +111,17 @@ function onGrid(
   });
 }
 
-/** Train SAC in `env` (a VecEnv of one copy with `rng`'s first split) and return its deterministic policy. */
+/** Train SAC in `env` (a VecEnv of one copy with `rng`'s first split), from `init` when given. */
 function trainInSim(
   env: ReturnType<typeof makeEnv>,
   params: Record<string, number>,
   c: z.infer<typeof SimBaselineCommonSchema>,
   rng: Rng,
+  init: SacCheckpoint | undefined,
   onMetrics?: RlMetricsCallback,
 ): SacAgent {
   const task: RlTask = { env: new VecEnv(env, params, 1, rng.split()), actionSpace: env.actionSpace };
-  return trainSac(task, sacConfig(c), rng.split(), onMetrics).agent;
+  return trainSac(task, sacConfig(c), rng.split(), onMetrics, init).agent;
 }
 
 export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandConfigInput): SimBaselineResult {
@@ -120,7 +129,7 @@ export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandCon
   const evalEnv = a.task.evalEnv;
   if (evalEnv === undefined) throw new RangeError("runDomainRandomisation: the task needs an evalEnv");
   const env = domainRandomised(makeEnv(a.simEnv), c.ranges as ParamRanges);
-  const agent = trainInSim(env, {}, c, a.rng, a.onMetrics);
+  const agent = trainInSim(env, {}, c, a.rng, c.warmStart ? a.bundle.sac : undefined, a.onMetrics);
   const res = evaluateEpisodes(evalEnv, (o, n, out) => agent.act(o, n, out, true));
   a.onMetrics?.(0, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": 0 });
   return {
@@ -134,10 +143,7 @@ export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandCon
   };
 }
 
-export function runSysIdRetrain(
-  a: SimBaselineArgs & { bundle: SimBundle },
-  config: SysIdRetrainConfigInput,
-): SimBaselineResult {
+export function runSysIdRetrain(a: SimBaselineArgs, config: SysIdRetrainConfigInput): SimBaselineResult {
   const c = SysIdRetrainConfigSchema.parse(config);
   const { task, rng } = a;
   const evalEnv = task.evalEnv;
@@ -178,7 +184,7 @@ export function runSysIdRetrain(
   const fitted = clampPendulumGap(fitPendulumGap(buffer, nominal, c.fit));
   const identified = Object.fromEntries(c.fit.map((k) => [k, fitted[k]]));
   a.onMetrics?.(steps, Object.fromEntries(c.fit.map((k) => [`sysid/${k}`, fitted[k]])));
-  const agent = trainInSim(sim, fitted, c, rng, a.onMetrics);
+  const agent = trainInSim(sim, fitted, c, rng, c.warmStart ? a.bundle.sac : undefined, a.onMetrics);
   const after = evaluate((o, m, out) => agent.act(o, m, out, true), steps);
   return {
     points: onGrid(c.realSteps, c.evalInterval, [0, steps], [zero, after]),

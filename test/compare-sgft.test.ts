@@ -33,7 +33,7 @@ const scratch = mkdtempSync(join(tmpdir(), "sim2real-compare-sgft-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const BUNDLE = "docs/results/sgft/pendulum-friction/bundle.json";
-const METHODS = ["zero-shot", "sac", "pbrs-sac", "sgft-sac", "sgft-mpc"];
+const METHODS = ["zero-shot", "domain-rand", "sysid", "sac", "pbrs-sac", "sgft-sac", "sgft-mpc"];
 
 test("sim2real benchmarks lists both SGFT benchmarks with their methods", async () => {
   const r = await cli(["benchmarks"]);
@@ -60,9 +60,9 @@ test("the built-in settings are scripts/sgft-bench.ts's: budget, evaluation, bun
     }
     const sgftSac = c["sgft-sac"] as Record<string, unknown>;
     assert.deepEqual(
-      [sgftSac.horizon, sgftSac.actorDelay, sgftSac.branchActions],
-      [1, 500, "uniform"],
-      `${bench}: SGFT-SAC as the committed sgft-sac-H1-uniform runs`,
+      [sgftSac.horizon, sgftSac.actorDelay, sgftSac.branchActions, sgftSac.bcWeight],
+      [1, 100, "uniform", 10],
+      `${bench}: SGFT-SAC as the committed sgft-sac-H1-bc runs`,
     );
     const mpc = c["sgft-mpc"] as { horizon: number; mppi: { horizon: number; gamma: number } };
     assert.deepEqual(

@@ -10,6 +10,7 @@
 // Problems and simulators.
 export type { LinearGaussianProblem } from "./envs/linear-gaussian.ts";
 export { loadAnyProblem } from "./envs/linear-gaussian-problem.ts";
+export { domainRandomised, type ParamRanges } from "./envs/control/randomised.ts";
 export { envNames, makeAnyEnv, taskSuccess } from "./envs/make-env.ts";
 export {
   GaussianMeanModel,
@@ -127,4 +128,11 @@ export {
 } from "./sgft/sgft-mpc.ts";
 export { runSgftSac, SgftSacConfigSchema, sgftTargets } from "./sgft/sgft-sac.ts";
 export { relabelledSegmentReturn, ShapedVecEnv, segmentObjective, shapedReward } from "./sgft/shaping.ts";
+export {
+  DomainRandConfigSchema,
+  runDomainRandomisation,
+  runSysIdRetrain,
+  SysIdRetrainConfigSchema,
+} from "./sgft/sim-baselines.ts";
 export { pretrainInSim, type SimBundle, valueFromCheckpoint } from "./sgft/sim-bundle.ts";
+export { fitPendulumGap } from "./sgft/system-identification.ts";

@@ -189,6 +189,24 @@ test("squashed Gaussian: reparameterised gradient of a loss in (a, log π) match
   assert.ok(worst < 1e-5, `worst relative error of the reparameterised gradient: ${worst}`);
 });
 
+/** Worst relative error of `grad` against central differences (h = 1e-6) of `loss` in the actor's parameters. */
+function worstActorFdError(agent: SacAgent, grad: Float64Array, loss: () => number): number {
+  const params = agent.actorParams;
+  const h = 1e-6;
+  let worst = 0;
+  for (let k = 0; k < params.length; k++) {
+    const keep = params[k];
+    params[k] = keep + h;
+    const up = loss();
+    params[k] = keep - h;
+    const down = loss();
+    params[k] = keep;
+    const fd = (up - down) / (2 * h);
+    worst = Math.max(worst, Math.abs(fd - grad[k]) / (1e-6 + Math.abs(fd)));
+  }
+  return worst;
+}
+
 test("SAC actor objective: gradient through min(Q1, Q2) and α log π matches finite differences", () => {
   const agent = new SacAgent(
     3,
@@ -202,19 +220,7 @@ test("SAC actor objective: gradient through min(Q1, Q2) and α log π matches fi
   const eps = randomVector(n * 2, rng);
   const grad = new Float64Array(agent.policy.nParams);
   agent.actorObjective(obs, n, eps, grad);
-  const params = agent.actorParams;
-  const h = 1e-6;
-  let worst = 0;
-  for (let k = 0; k < params.length; k++) {
-    const keep = params[k];
-    params[k] = keep + h;
-    const up = agent.actorObjective(obs, n, eps, null).loss;
-    params[k] = keep - h;
-    const down = agent.actorObjective(obs, n, eps, null).loss;
-    params[k] = keep;
-    const fd = (up - down) / (2 * h);
-    worst = Math.max(worst, Math.abs(fd - grad[k]) / (1e-6 + Math.abs(fd)));
-  }
+  const worst = worstActorFdError(agent, grad, () => agent.actorObjective(obs, n, eps, null).loss);
   assert.ok(worst < 1e-5, `worst relative error of the actor gradient: ${worst}`);
 });
 
@@ -245,19 +251,7 @@ test("SAC actor objective with a behaviour-cloning anchor: loss adds λ·mean‖
     const an = { actions: target, weight: 2.5 };
     const grad = new Float64Array(agent.policy.nParams);
     agent.actorObjective(obs, n, eps, grad, an);
-    const params = agent.actorParams;
-    const h = 1e-6;
-    let worst = 0;
-    for (let k = 0; k < params.length; k++) {
-      const keep = params[k];
-      params[k] = keep + h;
-      const up = agent.actorObjective(obs, n, eps, null, an).loss;
-      params[k] = keep - h;
-      const down = agent.actorObjective(obs, n, eps, null, an).loss;
-      params[k] = keep;
-      const fd = (up - down) / (2 * h);
-      worst = Math.max(worst, Math.abs(fd - grad[k]) / (1e-6 + Math.abs(fd)));
-    }
+    const worst = worstActorFdError(agent, grad, () => agent.actorObjective(obs, n, eps, null, an).loss);
     assert.ok(worst < 1e-5, `worst relative error of the anchored actor gradient: ${worst}`);
   }
 });

@@ -54,6 +54,16 @@ const BENCHES: Record<string, Bench> = {
     evalEpisodes: 10,
     bundleFrom: "pendulum-friction",
   },
+  // The cart-pole benchmark: every mass × 2 (cart and pole) on the continuous-force cart-pole.
+  "cartpole-mass": {
+    env: "cartpole",
+    gaps: "mass:2",
+    simSteps: 20_000,
+    hidden: [64, 64],
+    realSteps: 2000,
+    evalInterval: 250,
+    evalEpisodes: 10,
+  },
 };
 
 const args = process.argv.slice(2);

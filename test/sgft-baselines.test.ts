@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { InputError } from "../src/common/errors.ts";
 import type { StepResult } from "../src/envs/control/env.ts";
+import { cartpoleModel } from "../src/envs/control/models.ts";
 import { domainRandomised } from "../src/envs/control/randomised.ts";
 import { makeEnv } from "../src/envs/control/registry.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
@@ -16,7 +17,7 @@ import { SacAgent } from "../src/inner/sac.ts";
 import { Rng } from "../src/math/rng.ts";
 import { runDomainRandomisation, runSysIdRetrain } from "../src/sgft/sim-baselines.ts";
 import type { SimBundle } from "../src/sgft/sim-bundle.ts";
-import { fitPendulumGap } from "../src/sgft/system-identification.ts";
+import { fitModelParams, fitPendulumGap } from "../src/sgft/system-identification.ts";
 
 /** n transitions of `env` under uniform actions in [−2.5, 2.5] (beyond the box, to exercise the clip). */
 function transitions(gaps: string, n: number, seed: number): ReplayBuffer {
@@ -175,5 +176,40 @@ describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
       "held constant",
     );
     assert.equal(a.points.at(-1)?.realTransitions, 600);
+  });
+});
+
+describe("fitModelParams: Levenberg–Marquardt on the task's parametric model", () => {
+  /** Cart-pole transitions (observation = state) under uniform forces, episodes restarted when they end. */
+  function cartpoleData(gaps: string, n: number, seed: number): ReplayBuffer {
+    const env = new VecEnv(makeEnv("cartpole", gaps), {}, 1, Rng.fromSeed(seed));
+    const rng = Rng.fromSeed(seed + 1);
+    const buf = new ReplayBuffer(n, 4, 1);
+    const obs = Float64Array.from(env.reset());
+    const a = new Float64Array(1);
+    for (let t = 0; t < n; t++) {
+      a[0] = 2 * rng.uniform() - 1;
+      const r = env.step(a);
+      const ended = r.terminated[0] === 1 || r.truncated[0] === 1;
+      buf.add(obs, a, r.reward[0], ended ? r.finalObs : r.obs, r.terminated[0] === 1, 0);
+      obs.set(r.obs);
+    }
+    return buf;
+  }
+
+  it("recovers the cart-pole's doubled masses from noise-free data, starting from the nominal ones", () => {
+    const fit = fitModelParams(cartpoleModel(), cartpoleData("mass:2", 300, 3), ["massCart", "massPole"]);
+    assert.ok(Math.abs(fit.massCart - 2) < 1e-6, `massCart ${fit.massCart} vs 2`);
+    assert.ok(Math.abs(fit.massPole - 0.2) < 1e-7, `massPole ${fit.massPole} vs 0.2`);
+    assert.equal(fit.length, 0.5, "unfitted parameters stay nominal");
+  });
+
+  it("leaves the nominal parameters on the simulator's own data and names unknown parameters", () => {
+    const fit = fitModelParams(cartpoleModel(), cartpoleData("", 200, 5), ["massCart", "gain"]);
+    assert.ok(Math.abs(fit.massCart - 1) < 1e-9 && Math.abs(fit.gain - 1) < 1e-9, JSON.stringify(fit));
+    assert.throws(
+      () => fitModelParams(cartpoleModel(), cartpoleData("", 20, 5), ["mass"]),
+      (e: unknown) => e instanceof InputError && /no identifiable parameter 'mass'/.test(e.message),
+    );
   });
 });

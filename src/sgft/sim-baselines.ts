@@ -14,6 +14,8 @@
  * comparable; a policy that did not change is not re-evaluated, its value is repeated.
  */
 import { z } from "zod";
+import { InputError } from "../common/errors.ts";
+import { cartpoleModel } from "../envs/control/models.ts";
 import { domainRandomised, type ParamRanges } from "../envs/control/randomised.ts";
 import { makeEnv } from "../envs/control/registry.ts";
 import { VecEnv } from "../envs/control/vec-env.ts";
@@ -23,7 +25,13 @@ import { SacAgent, type SacCheckpoint, type SacConfigInput, trainSac } from "../
 import type { Rng } from "../math/rng.ts";
 import type { FinetunePoint } from "./finetune.ts";
 import type { SimBundle } from "./sim-bundle.ts";
-import { clampPendulumGap, fitPendulumGap, PENDULUM_GAP_PARAMS } from "./system-identification.ts";
+import {
+  clampPendulumGap,
+  fitModelParams,
+  fitPendulumGap,
+  PENDULUM_GAP_PARAMS,
+  type PendulumGapParam,
+} from "./system-identification.ts";
 
 const RangeSchema = z.tuple([z.number(), z.number()]);
 
@@ -65,9 +73,11 @@ export const SysIdRetrainConfigSchema = SimBaselineCommonSchema.extend({
     .default(400)
     .describe("Real transitions collected with the sim policy for the fit (counted)"),
   fit: z
-    .array(z.enum(PENDULUM_GAP_PARAMS))
-    .default(["gain", "sgftFriction"])
-    .describe("Physical parameters identified from the real data"),
+    .array(z.string())
+    .optional()
+    .describe(
+      "Physical parameters identified from the real data (default: pendulum gain, sgftFriction; cart-pole massCart, massPole)",
+    ),
 }).describe("System identification of the gap's parameters, then SAC retrained in the identified simulator");
 export type SysIdRetrainConfigInput = z.input<typeof SysIdRetrainConfigSchema>;
 
@@ -143,6 +153,34 @@ export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandCon
   };
 }
 
+/** What `sysid` fits by default: the physical parameters behind each task's benchmark gaps. */
+const DEFAULT_FIT: Record<string, string[]> = {
+  pendulum: ["gain", "sgftFriction"],
+  cartpole: ["massCart", "massPole"],
+};
+
+/** The parameters `sysid` identifies on `env` unless configured. */
+export const defaultSysIdFit = (env: string): string[] => DEFAULT_FIT[env] ?? [];
+
+/**
+ * The fit for a task: the pendulum's closed-form least squares over (gain, damping, SGFT friction), whose
+ * observation is not its state; Levenberg–Marquardt on the parametric model where the observation is the
+ * state (cart-pole).
+ */
+function identify(env: string, data: ReplayBuffer, names: readonly string[]): Record<string, number> {
+  if (env === "pendulum") {
+    const bad = names.filter((n) => !(PENDULUM_GAP_PARAMS as readonly string[]).includes(n));
+    if (bad.length > 0)
+      throw new InputError(
+        `fit: the pendulum fit identifies ${PENDULUM_GAP_PARAMS.join(", ")}, not ${bad.join(", ")}`,
+        "fit",
+      );
+    return clampPendulumGap(fitPendulumGap(data, makeEnv(env).defaultParams, names as PendulumGapParam[]));
+  }
+  if (env === "cartpole") return fitModelParams(cartpoleModel(), data, names);
+  throw new InputError(`fit: no system identification for '${env}' (pendulum, cartpole)`, "fit");
+}
+
 export function runSysIdRetrain(a: SimBaselineArgs, config: SysIdRetrainConfigInput): SimBaselineResult {
   const c = SysIdRetrainConfigSchema.parse(config);
   const { task, rng } = a;
@@ -180,10 +218,10 @@ export function runSysIdRetrain(a: SimBaselineArgs, config: SysIdRetrainConfigIn
     steps += n;
   }
   const sim = makeEnv(a.simEnv);
-  const nominal = { ...sim.defaultParams };
-  const fitted = clampPendulumGap(fitPendulumGap(buffer, nominal, c.fit));
-  const identified = Object.fromEntries(c.fit.map((k) => [k, fitted[k]]));
-  a.onMetrics?.(steps, Object.fromEntries(c.fit.map((k) => [`sysid/${k}`, fitted[k]])));
+  const names = c.fit ?? defaultSysIdFit(a.simEnv);
+  const fitted = identify(a.simEnv, buffer, names);
+  const identified = Object.fromEntries(names.map((k) => [k, fitted[k]]));
+  a.onMetrics?.(steps, Object.fromEntries(names.map((k) => [`sysid/${k}`, fitted[k]])));
   const agent = trainInSim(sim, fitted, c, rng, c.warmStart ? a.bundle.sac : undefined, a.onMetrics);
   const after = evaluate((o, m, out) => agent.act(o, m, out, true), steps);
   return {

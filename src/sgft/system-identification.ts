@@ -14,6 +14,7 @@
  */
 import { InputError } from "../common/errors.ts";
 import type { EnvParams } from "../envs/control/env.ts";
+import type { ControlModel } from "../envs/control/models.ts";
 import { pendulumTorque } from "../envs/control/pendulum.ts";
 import { Lu } from "../math/linalg.ts";
 
@@ -103,4 +104,93 @@ export function clampPendulumGap(params: Record<string, number>): Record<string,
     damping: Math.max(params.damping, 0),
     sgftFriction: Math.max(params.sgftFriction, 0),
   };
+}
+
+/**
+ * System identification for a task whose observation is its state (the cart-pole): Levenberg–Marquardt
+ * on Σ_i ‖(s′_i − μ_θ(s_i, a_i)) / σ‖², the Gaussian log-likelihood of the task's parametric model
+ * (src/envs/control/models.ts: μ_θ runs the env's own step, ∂μ/∂θ exact), over the parameters `names`;
+ * the others stay at the model's base. Starts from the model's nominal θ; noise-free data of the same
+ * family are fitted to machine precision.
+ */
+export function fitModelParams(
+  model: ControlModel,
+  data: PendulumTransitions,
+  names: readonly string[],
+  iterations = 50,
+): Record<string, number> {
+  const idx = names.map((n) => {
+    const k = model.thetaNames.indexOf(n);
+    if (k < 0)
+      throw new InputError(
+        `fit: ${model.envId} has no identifiable parameter '${n}'; it has ${model.thetaNames.join(", ")}`,
+        "fit",
+      );
+    return k;
+  });
+  const dS = model.obsSize;
+  const nT = model.nTheta;
+  const k = idx.length;
+  const theta = Float64Array.from(model.theta0);
+  const mu = new Float64Array(dS);
+  const jac = new Float64Array(dS * nT);
+  const cost = (th: Float64Array): number => {
+    let c = 0;
+    for (let i = 0; i < data.size; i++) {
+      model.mean(
+        th,
+        data.obs.subarray(i * dS, (i + 1) * dS),
+        data.actions.subarray(i, i + model.actionSize),
+        mu,
+      );
+      for (let j = 0; j < dS; j++) c += ((data.nextObs[i * dS + j] - mu[j]) / model.noiseStd[j]) ** 2;
+    }
+    return c;
+  };
+  let lambda = 1e-3;
+  let c0 = cost(theta);
+  for (let it = 0; it < iterations && c0 > 0; it++) {
+    const JtJ = new Float64Array(k * k);
+    const Jtr = new Float64Array(k);
+    for (let i = 0; i < data.size; i++) {
+      const s = data.obs.subarray(i * dS, (i + 1) * dS);
+      const a = data.actions.subarray(i * model.actionSize, (i + 1) * model.actionSize);
+      model.mean(theta, s, a, mu);
+      model.meanJacobianTheta(theta, s, a, jac);
+      for (let j = 0; j < dS; j++) {
+        const w = 1 / model.noiseStd[j] ** 2;
+        const r = data.nextObs[i * dS + j] - mu[j];
+        for (let p = 0; p < k; p++) {
+          const jp = jac[j * nT + idx[p]];
+          Jtr[p] += w * jp * r;
+          for (let q = 0; q < k; q++) JtJ[p * k + q] += w * jp * jac[j * nT + idx[q]];
+        }
+      }
+    }
+    // Damped Gauss–Newton step; accept if the cost falls, otherwise damp more.
+    let accepted = false;
+    for (let tries = 0; tries < 20 && !accepted; tries++) {
+      const A = JtJ.slice();
+      for (let p = 0; p < k; p++) A[p * k + p] *= 1 + lambda;
+      let step: Float64Array;
+      try {
+        step = new Lu(A, k).solve(Jtr);
+      } catch {
+        throw new InputError(`system identification: the data do not identify ${names.join(", ")}`, "fit");
+      }
+      const trial = theta.slice();
+      idx.forEach((t, p) => {
+        trial[t] += step[p];
+      });
+      const c1 = cost(trial);
+      if (c1 < c0) {
+        theta.set(trial);
+        c0 = c1;
+        lambda = Math.max(lambda / 10, 1e-12);
+        accepted = true;
+      } else lambda *= 10;
+    }
+    if (!accepted) break;
+  }
+  return { ...model.paramsFromTheta(theta) };
 }

@@ -31,6 +31,7 @@ import { SgftMpcConfigSchema } from "../sgft/sgft-mpc.ts";
 import { SgftSacConfigSchema } from "../sgft/sgft-sac.ts";
 import {
   DomainRandConfigSchema,
+  defaultRanges,
   defaultSysIdFit,
   runDomainRandomisation,
   runSysIdRetrain,
@@ -362,7 +363,7 @@ function simBaseline(bench: SgftBench, which: "domain-rand" | "sysid"): Benchmar
         which === "sysid"
           ? `system identification: ${config.initialSteps} real steps with the sim policy, least-squares fit of ${((config.fit as string[] | undefined) ?? defaultSysIdFit(bench.env)).join(", ")}, SAC ${config.warmStart ? "warm-started from the sim agent" : "from scratch"} for ${config.simSteps} steps in the identified simulator, then deployed`
           : `domain randomisation: SAC ${config.warmStart ? "warm-started from the sim agent" : "from scratch"} for ${config.simSteps} steps with ${Object.entries(
-              config.ranges as Record<string, number[]>,
+              (config.ranges as Record<string, readonly number[]> | undefined) ?? defaultRanges(bench.env),
             )
               .map(([k, [lo, hi]]) => `${k} ~ U[${lo}, ${hi}]`)
               .join(

@@ -60,8 +60,10 @@ export const SimBaselineCommonSchema = z.object({
 export const DomainRandConfigSchema = SimBaselineCommonSchema.extend({
   ranges: z
     .record(z.string(), RangeSchema)
-    .default({ gain: [0.25, 1], sgftFriction: [0, 1] })
-    .describe("Parameter → [low, high] of its per-episode uniform draw"),
+    .optional()
+    .describe(
+      "Parameter → [low, high] of its per-episode uniform draw (default: pendulum gain [0.25, 1], sgftFriction [0, 1]; cart-pole massCart [0.5, 3], massPole [0.05, 0.3])",
+    ),
 }).describe("Zero-shot transfer of a SAC policy trained with domain randomisation");
 export type DomainRandConfigInput = z.input<typeof DomainRandConfigSchema>;
 
@@ -138,7 +140,8 @@ export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandCon
   const c = DomainRandConfigSchema.parse(config);
   const evalEnv = a.task.evalEnv;
   if (evalEnv === undefined) throw new RangeError("runDomainRandomisation: the task needs an evalEnv");
-  const env = domainRandomised(makeEnv(a.simEnv), c.ranges as ParamRanges);
+  const ranges = (c.ranges as ParamRanges | undefined) ?? defaultRanges(a.simEnv);
+  const env = domainRandomised(makeEnv(a.simEnv), ranges);
   const agent = trainInSim(env, {}, c, a.rng, c.warmStart ? a.bundle.sac : undefined, a.onMetrics);
   const res = evaluateEpisodes(evalEnv, (o, n, out) => agent.act(o, n, out, true));
   a.onMetrics?.(0, { "real/return": res.mean, "real/returnStd": res.std, "real/transitions": 0 });
@@ -149,7 +152,7 @@ export function runDomainRandomisation(a: SimBaselineArgs, config: DomainRandCon
       [0],
       [{ realTransitions: 0, return: res.mean, std: res.std }],
     ),
-    info: { ranges: c.ranges },
+    info: { ranges },
   };
 }
 
@@ -158,6 +161,18 @@ const DEFAULT_FIT: Record<string, string[]> = {
   pendulum: ["gain", "sgftFriction"],
   cartpole: ["massCart", "massPole"],
 };
+
+/** The ranges `domain-rand` draws from on `env` unless configured: wide around the nominal values. */
+const DEFAULT_RANGES: Record<string, ParamRanges> = {
+  pendulum: { gain: [0.25, 1], sgftFriction: [0, 1] },
+  cartpole: { massCart: [0.5, 3], massPole: [0.05, 0.3] },
+};
+
+export function defaultRanges(env: string): ParamRanges {
+  const r = DEFAULT_RANGES[env];
+  if (r === undefined) throw new InputError(`ranges: no default ranges for '${env}'; give them`, "ranges");
+  return r;
+}
 
 /** The parameters `sysid` identifies on `env` unless configured. */
 export const defaultSysIdFit = (env: string): string[] => DEFAULT_FIT[env] ?? [];

@@ -186,7 +186,7 @@ function median(xs: (number | null)[]): number | null {
  * Tables and plot from the committed runs. Thresholds: a return of R_rand + q·(R* − R_rand), with R_rand
  * the uniform-random policy's real return and R* the best real return any run achieved (the issue's
  * "real-optimal (or best-achieved)"); "to reach" counts the real transitions at the first evaluation at or
- * above it (null if never, counted as more than the budget in the median when more than half never do).
+ * above it (null if never; +∞ in the median).
  * The dip: zero-shot return minus the worst evaluation within the first `dipWindow` real transitions.
  */
 async function summarize(): Promise<void> {
@@ -210,8 +210,13 @@ async function summarize(): Promise<void> {
       rs.map((r) => r.points.find((p) => p.return >= thr(q))?.realTransitions ?? null);
     const r80 = reach(0.8);
     const r95 = reach(0.95);
-    const never = (xs: (number | null)[]) => xs.filter((x) => x === null).length;
-    const med = (xs: (number | null)[]) => (never(xs) * 2 > xs.length ? null : median(xs.map((x) => x ?? Number.POSITIVE_INFINITY).map((x) => (x === Number.POSITIVE_INFINITY ? 1e15 : x))));
+    // A seed that never gets there counts as +∞; the median is "never" (null) when it is +∞.
+    const med = (xs: (number | null)[]) => {
+      const v = xs.map((x) => x ?? Number.POSITIVE_INFINITY).sort((p, q) => p - q);
+      const m = v.length >> 1;
+      const mid = v.length % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+      return Number.isFinite(mid) ? mid : null;
+    };
     const dips = rs.map((r) => {
       const z = r.points[0].return;
       const early = r.points.filter((p) => p.realTransitions > 0 && p.realTransitions <= dipWindow).map((p) => p.return);
@@ -220,7 +225,7 @@ async function summarize(): Promise<void> {
     const finals = rs.map((r) => r.points[r.points.length - 1].return);
     return { method: m, seeds: rs.map((r) => r.seed), r80, r95, med80: med(r80), med95: med(r95), dips, medDip: median(dips), medFinal: median(finals), finals, wall: median(rs.map((r) => r.wallSeconds)) };
   });
-  const fmt = (x: number | null) => (x === null ? "—" : x >= 1e15 ? "never" : String(Math.round(x)));
+  const fmt = (x: number | null) => (x === null ? "—" : String(Math.round(x)));
   const lines = [
     `# ${benchName}: ${bench.env} with gap \`${bench.gaps}\``,
     "",
@@ -233,7 +238,7 @@ async function summarize(): Promise<void> {
         `| ${r.method} | ${r.seeds.join(",")} | ${fmt(r.med80)}; ${r.r80.map(fmt).join(", ")} | ${fmt(r.med95)}; ${r.r95.map(fmt).join(", ")} | ${fmt(r.medDip)}; ${r.dips.map(fmt).join(", ")} | ${r.medFinal?.toFixed(1) ?? "—"} | ${fmt(r.wall)} |`,
     ),
     "",
-    "— never reached within the budget in that seed (the median is — when more than half never reach).",
+    "— never reached within the budget in that seed (a seed that never reaches counts as +∞ in the median, which is then —).",
   ];
   writeFileSync(join(dir, "summary.md"), `${lines.join("\n")}\n`);
   writeFileSync(join(dir, "summary.json"), JSON.stringify({ bench: benchName, ...bench, reference: ref, best, thresholds: { q80: thr(0.8), q95: thr(0.95) }, rows }, null, 1));

@@ -174,6 +174,30 @@ if (cmd === "pretrain") {
   await summarize();
 } else throw new Error(`unknown command ${cmd}`);
 
+/**
+ * One colour per method family and one dash pattern per H (more series than a 10-colour scheme has): SGFT
+ * variants in greens and browns, the SAC baselines in reds, the simulator-side baselines in blues/purples.
+ */
+function seriesStyle(method: string): { color: string; dash?: number[] } {
+  const h = /-H(\d+)/.exec(method)?.[1];
+  const dash = h === undefined || h === "1" ? undefined : h === "2" ? [6, 3] : h === "4" ? [2, 2] : [10, 3, 2, 3];
+  const family: [RegExp, string][] = [
+    [/^sgft-mpc/, "#2ca02c"],
+    [/^sgft-sac-H\d+-bc/, "#8c564b"],
+    [/^sgft-sac-H\d+-uniform/, "#bab0ac"],
+    [/^sgft-sac/, "#ff9da7"],
+    [/^pbrs-sac/, "#f58518"],
+    [/^sac/, "#d62728"],
+    [/^sysid/, "#1f77b4"],
+    [/^domain-rand/, "#9467bd"],
+    [/^sim-continued/, "#7f7f7f"],
+  ];
+  const color = family.find(([re]) => re.test(method))?.[1] ?? "#17becf";
+  // sgft-mpc's default H is 4: draw it solid and H = 1 dotted instead.
+  if (method.startsWith("sgft-mpc")) return { color, dash: h === "4" ? undefined : h === "1" ? [2, 2] : dash };
+  return dash === undefined ? { color } : { color, dash };
+}
+
 /** Median of the finite values (null when none). */
 function median(xs: (number | null)[]): number | null {
   const v = xs.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
@@ -248,7 +272,7 @@ async function summarize(): Promise<void> {
     const xs = rs[0].points.map((p) => p.realTransitions).filter((x) => rs.every((r) => r.points.some((p) => p.realTransitions === x)));
     const ys = xs.map((x) => median(rs.map((r) => r.points.find((p) => p.realTransitions === x)?.return ?? null)) ?? Number.NaN);
     const ok = ys.map((y) => Number.isFinite(y));
-    return { name: m, x: xs.filter((_, i) => ok[i]), y: ys.filter((_, i) => ok[i]) };
+    return { name: m, x: xs.filter((_, i) => ok[i]), y: ys.filter((_, i) => ok[i]), ...seriesStyle(m) };
   });
   const svg = await renderSvg(
     lineChartVegaLite({

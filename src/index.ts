@@ -7,10 +7,10 @@
  * outer/bilevel-linear-gaussian.ts, outer/bilevel-general.ts (neural networks).
  */
 
+export { domainRandomised, type ParamRanges } from "./envs/control/randomised.ts";
 // Problems and simulators.
 export type { LinearGaussianProblem } from "./envs/linear-gaussian.ts";
 export { loadAnyProblem } from "./envs/linear-gaussian-problem.ts";
-export { domainRandomised, type ParamRanges } from "./envs/control/randomised.ts";
 export { envNames, makeAnyEnv, taskSuccess } from "./envs/make-env.ts";
 export {
   GaussianMeanModel,

@@ -15,6 +15,7 @@ import { ReplayBuffer } from "../src/inner/replay-buffer.ts";
 import { evaluateEpisodes } from "../src/inner/rl-common.ts";
 import { SacAgent } from "../src/inner/sac.ts";
 import { Rng } from "../src/math/rng.ts";
+import { runFinetuneMethod } from "../src/sgft/methods.ts";
 import { runDomainRandomisation, runSysIdRetrain } from "../src/sgft/sim-baselines.ts";
 import type { SimBundle } from "../src/sgft/sim-bundle.ts";
 import { fitModelParams, fitPendulumGap } from "../src/sgft/system-identification.ts";
@@ -159,6 +160,26 @@ describe("sim-side baselines on the fine-tuning grid (small budgets)", () => {
     );
     assert.equal(res.points[0].return, zero.mean, "point 0 = an independent evaluation of the sim policy");
     assert.equal(res.points[2].return, res.points[1].return, "the retrained policy is held after deployment");
+  });
+
+  it("runFinetuneMethod merges a config's mppi fields over H and V_sim's γ instead of replacing them", () => {
+    const res = runFinetuneMethod({
+      method: "sgft-mpc",
+      task: task("sgft-friction:0.5", 1),
+      bundle,
+      seed: 1,
+      horizon: 2,
+      realSteps: 1,
+      evalInterval: 1,
+      config: { mppi: { samples: 32, iterations: 1 } },
+    });
+    const mppi = res.config.mppi as Record<string, unknown>;
+    assert.deepEqual(
+      [mppi.horizon, mppi.gamma, mppi.samples, mppi.iterations],
+      [2, bundle.gamma, 32, 1],
+      "H from the argument, γ from the bundle, the rest from the config",
+    );
+    assert.equal(res.label, "sgft-mpc-H2");
   });
 
   it("domain randomisation: no real data, the same value across the grid, deterministic per seed", () => {

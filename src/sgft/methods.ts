@@ -71,7 +71,10 @@ export function runFinetuneMethod(a: FinetuneMethodArgs): FinetuneMethodResult {
     return { points: runSacFinetune(args, config).points, config, label: method };
   }
   const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(seed));
-  const config = { ...budget, mppi: { horizon, gamma: bundle.gamma }, ...extra };
+  // A config's own `mppi` fields are merged over H and V_sim's γ (not replacing them: a config that only
+  // sets, say, the sample count keeps the horizon).
+  const mppiExtra = (extra.mppi ?? {}) as Record<string, unknown>;
+  const config = { ...budget, ...extra, mppi: { horizon, gamma: bundle.gamma, ...mppiExtra } };
   const res = runSgftMpc({
     realEnv: task.env,
     evalEnv: task.evalEnv,

@@ -21,6 +21,7 @@ import {
 import {
   bundlePath,
   finetuneMethodRun,
+  loadSimBundle,
   normalizeReturn,
   SGFT_BENCHES,
   type SgftBench,
@@ -38,8 +39,8 @@ const METHODS = ["zero-shot", "domain-rand", "sysid", "sac", "pbrs-sac", "sgft-s
 test("sim2real benchmarks lists both SGFT benchmarks with their methods", async () => {
   const r = await cli(["benchmarks"]);
   assert.equal(r.status, 0, show(r));
-  for (const name of ["sgft-pendulum-friction", "sgft-pendulum-action-scale"]) {
-    const at = r.stdout.indexOf(`${name} (misspecified)`);
+  for (const name of ["sgft-pendulum-friction", "sgft-pendulum-action-scale", "sgft-cartpole-mass"]) {
+    const at = r.stdout.indexOf(`${name} (well-specified)`);
     assert.ok(at >= 0, `${name} is listed: ${r.stdout}`);
     const methods = r.stdout.slice(at).split("\n")[2];
     assert.equal(methods, `  methods: ${METHODS.join(", ")}`, `${name}: its methods, in order`);
@@ -283,7 +284,12 @@ test("normalisation on hand numbers: 0 at R_rand, 1 at R_ref, linear between", (
 test("bundle paths: relative ones resolve against the package root, absolute ones stay", () => {
   assert.equal(bundlePath(BUNDLE), join(root, BUNDLE), "relative to the package root, not the cwd");
   assert.equal(bundlePath("/abs/b.json"), "/abs/b.json", "absolute as given");
-  assert.equal(SGFT_BENCHES.length, 2, "two SGFT benchmarks");
+  for (const b of SGFT_BENCHES)
+    assert.equal(
+      loadSimBundle(b.bundle, b.env).env,
+      b.env,
+      `${b.name}: its committed bundle is one of ${b.env}`,
+    );
 });
 
 test("compareTable with the benchmark's thresholds and the dip, on hand-made evaluations", () => {

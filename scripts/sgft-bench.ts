@@ -12,7 +12,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ControlEnv } from "../src/envs/control/env.ts";
+import { normalisedObservations, type ObservationStats } from "../src/envs/control/normalised.ts";
 import { makeEnv } from "../src/envs/control/registry.ts";
+import { makeAnyEnv } from "../src/envs/make-env.ts";
+import { ReplayBuffer } from "../src/inner/replay-buffer.ts";
+import { DeltaDynamicsModel } from "../src/sgft/dynamics-model.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
 import { evaluateEpisodes } from "../src/inner/rl-common.ts";
 import { SacAgent, trainSac } from "../src/inner/sac.ts";
@@ -32,6 +37,14 @@ interface Bench {
   evalEpisodes: number;
   /** Reuse another benchmark's sim bundle (same simulator). */
   bundleFrom?: string;
+  /**
+   * Build the bundle from a committed SAC checkpoint (with its value network, and `observationNormalisation`
+   * {mean, std} that every env of the bench then applies) instead of training SAC: the sim policy of issue 7's
+   * puck benchmark. The delta model is fitted on `simSteps` simulator transitions of that policy.
+   */
+  fromCheckpoint?: string;
+  /** γ of the checkpoint's V_sim (the bundle records it). */
+  gamma?: number;
 }
 
 const BENCHES: Record<string, Bench> = {
@@ -55,6 +68,20 @@ const BENCHES: Record<string, Bench> = {
     bundleFrom: "pendulum-friction",
   },
   // The issue's cart-pole benchmark: every mass × 2 (cart and pole) on the continuous-force cart-pole.
+  // The issue's puck pushing with unknown mass / friction and one-step latency: the puck is twice as heavy, its
+  // sliding is damped (0.5), and every action lands one step late. Issue 7's SAC policy (97–100% success in
+  // simulation) with its observation normalisation and V_sim is the sim policy.
+  puck: {
+    env: "mj-puck",
+    gaps: "mass:2,damping:0.5,latency:1",
+    simSteps: 20_000,
+    hidden: [64, 64],
+    realSteps: 2000,
+    evalInterval: 250,
+    evalEpisodes: 10,
+    fromCheckpoint: "docs/results/rl/sac-puck/seed-0-checkpoint.json",
+    gamma: 0.95,
+  },
   "cartpole-mass": {
     env: "cartpole",
     gaps: "mass:2",
@@ -82,7 +109,40 @@ const bundlePath = join("docs/results/sgft", bench.bundleFrom ?? benchName, "bun
 mkdirSync(join(dir, "runs"), { recursive: true });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-if (cmd === "pretrain") {
+/** The checkpoint's observation statistics, when the bench builds on one. */
+const obsNorm: ObservationStats | undefined = bench.fromCheckpoint
+  ? JSON.parse(readFileSync(bench.fromCheckpoint, "utf8")).observationNormalisation
+  : undefined;
+/** The bench's env with `gaps` (MuJoCo tasks load asynchronously), normalised when the bench is. */
+async function mk(gaps = ""): Promise<ControlEnv> {
+  const env = await makeAnyEnv(bench.env, gaps);
+  return obsNorm ? normalisedObservations(env, obsNorm) : env;
+}
+
+if (cmd === "pretrain" && bench.fromCheckpoint) {
+  // The sim agent is the checkpoint; the delta model is fitted on its stochastic policy's simulator
+  // transitions (the data SAC's buffer would have held), actions in env units.
+  const seed = Number(opt("seed", "0"));
+  const { observationNormalisation: _, ...ckpt } = JSON.parse(readFileSync(bench.fromCheckpoint, "utf8"));
+  const agent = SacAgent.fromCheckpoint(ckpt, {}, Rng.fromSeed(seed));
+  const sim = new VecEnv(await mk(), {}, 1, Rng.fromSeed(seed));
+  const data = new ReplayBuffer(bench.simSteps, sim.obsSize, sim.actionSize);
+  const rng = Rng.fromSeed(seed + 1);
+  const a = new Float64Array(sim.actionSize);
+  const obs = Float64Array.from(sim.reset());
+  for (let t = 0; t < bench.simSteps; t++) {
+    agent.act(obs, 1, a, false, rng);
+    const r = sim.step(a);
+    const ended = r.terminated[0] === 1 || r.truncated[0] === 1;
+    data.add(obs, a, r.reward[0], ended ? r.finalObs : r.obs, r.terminated[0] === 1, 0);
+    obs.set(r.obs);
+  }
+  const model = new DeltaDynamicsModel(sim.obsSize, sim.actionSize, { hidden: [128, 128] }, Rng.fromSeed(seed + 2));
+  const loss = model.fit(data, Number(opt("model-updates", "5000")), Rng.fromSeed(seed + 3));
+  const bundle: SimBundle = { format: "sim2real/sim-bundle", version: 1, env: bench.env, gamma: bench.gamma ?? 0.99, sac: ckpt, model: model.toJson(), simSteps: ckpt.steps, modelLoss: loss };
+  writeFileSync(join(dir, "bundle.json"), JSON.stringify(bundle));
+  log(`bundle written from ${bench.fromCheckpoint}: model loss ${loss}`);
+} else if (cmd === "pretrain") {
   const seed = Number(opt("seed", "0"));
   const env = makeEnv(bench.env);
   const task = {
@@ -109,11 +169,11 @@ if (cmd === "pretrain") {
   const realSteps = Number(opt("steps", String(bench.realSteps)));
   const bundle = JSON.parse(readFileSync(bundlePath, "utf8")) as SimBundle;
   const gaps = opt("gaps", bench.gaps);
-  const real = makeEnv(bench.env, gaps);
+  const real = await mk(gaps);
   const task = {
     env: new VecEnv(real, {}, 1, Rng.fromSeed(1000 + seed)),
     actionSpace: real.actionSpace,
-    evalEnv: new VecEnv(makeEnv(bench.env, gaps), {}, bench.evalEpisodes, Rng.fromSeed(20_000 + seed)),
+    evalEnv: new VecEnv(await mk(gaps), {}, bench.evalEpisodes, Rng.fromSeed(20_000 + seed)),
   };
   const extra = JSON.parse(opt("config", "{}"));
   const onMetrics = (s: number, m: Record<string, number>) => log(`${s} ${JSON.stringify(m)}`);
@@ -160,11 +220,11 @@ if (cmd === "pretrain") {
   const bundle = JSON.parse(readFileSync(bundlePath, "utf8")) as SimBundle;
   const agent = SacAgent.fromCheckpoint(bundle.sac, {}, Rng.fromSeed(0));
   const act = (o: Float64Array, n: number, out: Float64Array) => agent.act(o, n, out, true);
-  const sim = evaluateEpisodes(new VecEnv(makeEnv(bench.env), {}, 50, Rng.fromSeed(77)), act);
-  const real = evaluateEpisodes(new VecEnv(makeEnv(bench.env, bench.gaps), {}, 50, Rng.fromSeed(77)), act);
-  const box = makeEnv(bench.env).actionSpace;
+  const sim = evaluateEpisodes(new VecEnv(await mk(), {}, 50, Rng.fromSeed(77)), act);
+  const real = evaluateEpisodes(new VecEnv(await mk(bench.gaps), {}, 50, Rng.fromSeed(77)), act);
+  const box = (await mk()).actionSpace;
   const rr = Rng.fromSeed(78);
-  const random = evaluateEpisodes(new VecEnv(makeEnv(bench.env, bench.gaps), {}, 50, Rng.fromSeed(77)), (_o, n, out) => {
+  const random = evaluateEpisodes(new VecEnv(await mk(bench.gaps), {}, 50, Rng.fromSeed(77)), (_o, n, out) => {
     for (let i = 0; i < out.length; i++) out[i] = box.low[i % box.low.length] + (box.high[i % box.low.length] - box.low[i % box.low.length]) * rr.uniform();
   });
   writeFileSync(join(dir, "reference.json"), JSON.stringify({ zeroShotSim: sim.mean, zeroShotReal: real.mean, randomReal: random.mean }, null, 1));

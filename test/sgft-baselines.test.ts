@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { InputError } from "../src/common/errors.ts";
 import type { StepResult } from "../src/envs/control/env.ts";
 import { cartpoleModel } from "../src/envs/control/models.ts";
+import { normalisedObservations } from "../src/envs/control/normalised.ts";
 import { domainRandomised } from "../src/envs/control/randomised.ts";
 import { makeEnv } from "../src/envs/control/registry.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
@@ -232,5 +233,33 @@ describe("fitModelParams: Levenberg–Marquardt on the task's parametric model",
       () => fitModelParams(cartpoleModel(), cartpoleData("", 20, 5), ["mass"]),
       (e: unknown) => e instanceof InputError && /no identifiable parameter 'mass'/.test(e.message),
     );
+  });
+});
+
+describe("normalisedObservations", () => {
+  it("observes (obs − mean)/std of the base env's observation and leaves dynamics and rewards alone", () => {
+    const base = makeEnv("pendulum", "sgft-friction:0.5");
+    const stats = { mean: [0.1, -0.2, 0.5], std: [0.5, 2, 4] };
+    const env = normalisedObservations(base, stats);
+    const a = new VecEnv(env, {}, 2, Rng.fromSeed(3));
+    const b = new VecEnv(makeEnv("pendulum", "sgft-friction:0.5"), {}, 2, Rng.fromSeed(3));
+    const oa = Float64Array.from(a.reset());
+    const ob = Float64Array.from(b.reset());
+    for (let t = 0; t < 30; t++) {
+      for (let i = 0; i < 6; i++)
+        assert.ok(
+          Math.abs(oa[i] - (ob[i] - stats.mean[i % 3]) / stats.std[i % 3]) < 1e-15,
+          `t ${t}, entry ${i}`,
+        );
+      const act = Float64Array.of(Math.sin(t), -1.5);
+      const ra = a.step(act);
+      const rb = b.step(act);
+      assert.deepEqual(Array.from(ra.reward), Array.from(rb.reward), "same rewards");
+      oa.set(ra.obs);
+      ob.set(rb.obs);
+    }
+    assert.equal(env.observationSpace.low[2], (-8 - 0.5) / 4, "the box is mapped too");
+    assert.throws(() => normalisedObservations(base, { mean: [0, 0], std: [1, 1] }), InputError);
+    assert.throws(() => normalisedObservations(base, { mean: [0, 0, 0], std: [1, 0, 1] }), InputError);
   });
 });

@@ -7,6 +7,7 @@
  * outer/bilevel-linear-gaussian.ts, outer/bilevel-general.ts (neural networks).
  */
 
+export { normalisedObservations, type ObservationStats } from "./envs/control/normalised.ts";
 export { domainRandomised, type ParamRanges } from "./envs/control/randomised.ts";
 // Problems and simulators.
 export type { LinearGaussianProblem } from "./envs/linear-gaussian.ts";

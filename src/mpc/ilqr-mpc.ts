@@ -34,7 +34,7 @@
 
 import { z } from "zod";
 import { boxQp, choleskyBlock, choleskySolve } from "./box-qp.ts";
-import type { DifferentiableController } from "./controller.ts";
+import { OcpController } from "./controller.ts";
 import { CartpoleOcpConfigSchema, cartpoleOcp, PendulumOcpConfigSchema, pendulumOcp } from "./models.ts";
 import {
   activeSet,
@@ -45,7 +45,6 @@ import {
   stageDerivativesBuffer,
   terminalDerivativesBuffer,
 } from "./ocp.ts";
-import { type ControlSensitivity, controlSensitivity } from "./sensitivity.ts";
 
 export const IlqrSolverConfigSchema = z.object({
   hessian: z
@@ -508,7 +507,7 @@ export interface MpcStats {
  * The MPC policy u₀*(s; θ) of an `Ocp` solved by `solveIlqr`, warm-started across calls. Implements the
  * outer level's `DifferentiableController`.
  */
-export class IlqrMpcController implements DifferentiableController {
+export class IlqrMpcController extends OcpController<IlqrSolution> {
   readonly ocp: Ocp;
   readonly config: IlqrSolverConfig;
   readonly nTheta: number;
@@ -519,12 +518,10 @@ export class IlqrMpcController implements DifferentiableController {
   readonly actionHigh: Float64Array;
   /** Nominal θ (the OCP's, if it has one; else zeros). */
   readonly theta0: Float64Array;
-  /** The last solve (read it for convergence information). */
-  lastSolution: IlqrSolution | null = null;
   readonly stats: MpcStats = { solves: 0, notConverged: 0, iterations: 0 };
-  private prev: Float64Array | null = null;
 
   constructor(ocp: Ocp & { theta0?: Float64Array }, config: z.input<typeof IlqrSolverConfigSchema> = {}) {
+    super();
     this.ocp = ocp;
     this.config = IlqrSolverConfigSchema.parse(config);
     this.nTheta = ocp.nTheta;
@@ -557,34 +554,6 @@ export class IlqrMpcController implements DifferentiableController {
     this.stats.iterations += sol.iterations;
     if (!sol.converged) this.stats.notConverged++;
     return sol;
-  }
-
-  act(theta: Float64Array, s: Float64Array, out: Float64Array): void {
-    const sol = this.solve(theta, s);
-    for (let j = 0; j < this.actionSize; j++) out[j] = sol.U[j];
-  }
-
-  /** u₀*, du₀*∕dθ (and du₀*∕ds, the whole dU*∕dθ with `full`) at (θ, s). */
-  sensitivity(
-    theta: Float64Array,
-    s: ArrayLike<number>,
-    options: { full?: boolean } = {},
-  ): { solution: IlqrSolution } & ControlSensitivity {
-    const solution = this.solve(theta, s);
-    return {
-      solution,
-      ...controlSensitivity(this.ocp, theta, solution.X, solution.U, solution.active, options),
-    };
-  }
-
-  actAndJacobian(theta: Float64Array, s: Float64Array, u0: Float64Array, jac: Float64Array): void {
-    const r = this.sensitivity(theta, s);
-    for (let j = 0; j < this.actionSize; j++) u0[j] = r.solution.U[j];
-    jac.set(r.du0dTheta);
-  }
-
-  reset(): void {
-    this.prev = null;
   }
 
   private checkSizes(theta: Float64Array, s: ArrayLike<number>): void {

@@ -30,7 +30,7 @@ import { InputError } from "../common/errors.ts";
 import type { LinearGaussianParams } from "../envs/linear-gaussian.ts";
 import { discountedLqr, riccatiMap } from "../inner/lqr.ts";
 import { boxQp, choleskyBlock } from "./box-qp.ts";
-import type { DifferentiableController } from "./controller.ts";
+import { OcpController } from "./controller.ts";
 import { diagonal, LinearDynamics, lqStageCost, lqTerminalCost } from "./models.ts";
 import {
   activeSet,
@@ -41,7 +41,6 @@ import {
   TuneSchema,
   WeightParamSchema,
 } from "./ocp.ts";
-import { type ControlSensitivity, controlSensitivity } from "./sensitivity.ts";
 
 export const LqMpcConfigSchema = z.object({
   horizon: z.number().int().positive().default(20).describe("MPC horizon N"),
@@ -102,7 +101,7 @@ function sqrtSize(len: number, what: string): number {
   return k;
 }
 
-export class LqMpcController implements DifferentiableController {
+export class LqMpcController extends OcpController<LqMpcSolution> {
   readonly ocp: ParametricOcp;
   readonly config: LqMpcConfig;
   readonly gamma: number;
@@ -116,14 +115,13 @@ export class LqMpcController implements DifferentiableController {
   readonly actionHigh: Float64Array;
   /** θ at the nominal model. */
   readonly theta0: Float64Array;
-  lastSolution: LqMpcSolution | null = null;
-  private prev: Float64Array | null = null;
   private readonly offQ: Float64Array;
   private readonly offR: Float64Array;
   private readonly offP: Float64Array;
 
   /** `model`: the nominal (A, B, Q, R[, P]); `gamma`: the discount of the stage costs. */
   constructor(model: LqModel, gamma: number, config: z.input<typeof LqMpcConfigSchema> = {}) {
+    super();
     const c = LqMpcConfigSchema.parse(config);
     const n = sqrtSize(model.Q.length, "Q");
     const m = sqrtSize(model.R.length, "R");
@@ -362,33 +360,5 @@ export class LqMpcController implements DifferentiableController {
     this.prev = U;
     this.lastSolution = sol;
     return sol;
-  }
-
-  act(theta: Float64Array, s: Float64Array, out: Float64Array): void {
-    const sol = this.solve(theta, s);
-    for (let j = 0; j < this.m; j++) out[j] = sol.U[j];
-  }
-
-  /** u₀*, du₀*∕dθ, du₀*∕ds (and the whole dU*∕dθ with `full`) at (θ, s). */
-  sensitivity(
-    theta: Float64Array,
-    s: ArrayLike<number>,
-    options: { full?: boolean } = {},
-  ): { solution: LqMpcSolution } & ControlSensitivity {
-    const solution = this.solve(theta, s);
-    return {
-      solution,
-      ...controlSensitivity(this.ocp, theta, solution.X, solution.U, solution.active, options),
-    };
-  }
-
-  actAndJacobian(theta: Float64Array, s: Float64Array, u0: Float64Array, jac: Float64Array): void {
-    const r = this.sensitivity(theta, s);
-    for (let j = 0; j < this.m; j++) u0[j] = r.solution.U[j];
-    jac.set(r.du0dTheta);
-  }
-
-  reset(): void {
-    this.prev = null;
   }
 }

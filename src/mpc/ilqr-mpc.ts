@@ -38,6 +38,7 @@ import { OcpController } from "./controller.ts";
 import { CartpoleOcpConfigSchema, cartpoleOcp, PendulumOcpConfigSchema, pendulumOcp } from "./models.ts";
 import {
   activeSet,
+  costateStep,
   type Ocp,
   projectedGradientNorm,
   rollout,
@@ -194,16 +195,7 @@ function solveParsed(
         false,
         d,
       );
-      for (let j = 0; j < m; j++) {
-        let g = d.lu[j];
-        for (let i = 0; i < n; i++) g += d.fu[i * m + j] * lamNext[i];
-        grad[k * m + j] = g;
-      }
-      for (let j = 0; j < n; j++) {
-        let v = d.lx[j];
-        for (let i = 0; i < n; i++) v += d.fx[i * n + j] * lamNext[i];
-        lam[j] = v;
-      }
+      costateStep(d, lamNext, n, m, k, grad, lam);
     }
   };
 

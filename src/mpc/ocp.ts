@@ -120,6 +120,32 @@ export function rollout(
 }
 
 /**
+ * One step of the costate recursion at stage k from λ_{k+1} (`lamNext`): ∂J/∂u_k = ∇_uℓ_k + f_uᵀλ_{k+1}
+ * into grad[k·m …] and λ_k = ∇_xℓ_k + f_xᵀλ_{k+1} into `lamK` (n; must not alias `lamNext`). No
+ * allocation: it runs in every DDP iteration.
+ */
+export function costateStep(
+  d: Pick<StageDerivatives, "lu" | "lx" | "fu" | "fx">,
+  lamNext: Float64Array,
+  n: number,
+  m: number,
+  k: number,
+  grad: Float64Array,
+  lamK: Float64Array,
+): void {
+  for (let j = 0; j < m; j++) {
+    let g = d.lu[j];
+    for (let i = 0; i < n; i++) g += d.fu[i * m + j] * lamNext[i];
+    grad[k * m + j] = g;
+  }
+  for (let j = 0; j < n; j++) {
+    let v = d.lx[j];
+    for (let i = 0; i < n; i++) v += d.fx[i * n + j] * lamNext[i];
+    lamK[j] = v;
+  }
+}
+
+/**
  * ∇_U J by the adjoint (costate) recursion λ_N = ∇T(x_N), λ_k = ∇_xℓ_k + f_xᵀλ_{k+1},
  * ∂J/∂u_k = ∇_uℓ_k + f_uᵀλ_{k+1}. Writes the gradient into `grad` (N·m) and the costates into `lambda`
  * ((N+1)·n) if given.
@@ -149,16 +175,7 @@ export function costateGradient(
       d,
     );
     const next = new Float64Array(n);
-    for (let j = 0; j < m; j++) {
-      let s = d.lu[j];
-      for (let i = 0; i < n; i++) s += d.fu[i * m + j] * lam[i];
-      grad[k * m + j] = s;
-    }
-    for (let j = 0; j < n; j++) {
-      let s = d.lx[j];
-      for (let i = 0; i < n; i++) s += d.fx[i * n + j] * lam[i];
-      next[j] = s;
-    }
+    costateStep(d, lam, n, m, k, grad, next);
     lam = next;
     if (lambda) lambda.set(lam, k * n);
   }

@@ -16,6 +16,7 @@ import { makeEnv } from "../src/envs/control/registry.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
 import { type PpoConfigInput, PpoConfigSchema, trainPpo } from "../src/inner/ppo.ts";
 import { Rng } from "../src/math/rng.ts";
+import { trainDefaults } from "../src/rl/train.ts";
 import { writeJson } from "../src/report/files.ts";
 
 const OUT = "docs/results/rl/ppo-cartpole";
@@ -75,16 +76,10 @@ if (args.includes("--summarize")) {
   const seed = Number.parseInt(opt("seed", "0"), 10);
   const evalEpisodes = Number.parseInt(opt("eval-episodes", "10"), 10);
   const nEnvs = 8;
+  // The settings `sim2real train --env cartpole --algo ppo` uses (src/rl/train.ts): one source for both.
   const config: PpoConfigInput = {
+    ...trainDefaults("cartpole", "ppo"),
     totalSteps: Number.parseInt(opt("steps", "300000"), 10),
-    nSteps: 32,
-    epochs: 20,
-    minibatchSize: 64,
-    gamma: 0.98,
-    lambda: 0.8,
-    actorLr: 1e-3,
-    criticLr: 1e-3,
-    annealLr: true,
     evalInterval: Number.parseInt(opt("eval-every", "20000"), 10),
   };
   const env = makeEnv("cartpole");

@@ -20,6 +20,7 @@ import { makeEnv } from "../src/envs/control/registry.ts";
 import { VecEnv } from "../src/envs/control/vec-env.ts";
 import { SacAgent, type SacCheckpoint, type SacConfigInput, SacConfigSchema, trainSac } from "../src/inner/sac.ts";
 import { Rng } from "../src/math/rng.ts";
+import { trainDefaults } from "../src/rl/train.ts";
 import { writeJson } from "../src/report/files.ts";
 
 const args = process.argv.slice(2);
@@ -135,16 +136,12 @@ if (args.includes("--value-check")) {
   const seed = Number.parseInt(opt("seed", "0"), 10);
   const hidden = opt("hidden", "64,64").split(",").map(Number);
   const evalEpisodes = Number.parseInt(opt("eval-episodes", "10"), 10);
+  // The settings `sim2real train --env pendulum --algo sac` uses (src/rl/train.ts): one source for both.
   const config: SacConfigInput = {
+    ...trainDefaults("pendulum", "sac"),
     totalSteps: Number.parseInt(opt("steps", "20000"), 10),
     hidden,
-    actorLr: 1e-3,
-    criticLr: 1e-3,
-    alphaLr: 1e-3,
-    learningStarts: 1000,
-    bufferSize: 100_000,
     evalInterval: Number.parseInt(opt("eval-every", "2000"), 10),
-    logInterval: 1000,
   };
   const env = makeEnv("pendulum");
   const task = {

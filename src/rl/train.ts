@@ -54,7 +54,7 @@ export type SacTrainConfig = z.infer<typeof SacTrainConfigSchema>;
 export type PpoTrainConfig = z.infer<typeof PpoTrainConfigSchema>;
 export type TrainConfig = SacTrainConfig | PpoTrainConfig;
 
-/** SAC as scripts/eval-sac-pendulum.ts. */
+/** SAC settings (scripts/eval-sac-pendulum.ts uses these too). */
 const SAC_BASE = {
   hidden: [64, 64],
   actorLr: 1e-3,
@@ -66,7 +66,7 @@ const SAC_BASE = {
   logInterval: 1000,
 };
 
-/** PPO as scripts/eval-ppo-cartpole.ts. */
+/** PPO settings (scripts/eval-ppo-cartpole.ts uses these too). */
 const PPO_BASE = {
   nSteps: 32,
   epochs: 20,

@@ -133,8 +133,7 @@ if (cmd === "pretrain" && bench.fromCheckpoint) {
   for (let t = 0; t < bench.simSteps; t++) {
     agent.act(obs, 1, a, false, rng);
     const r = sim.step(a);
-    const ended = r.terminated[0] === 1 || r.truncated[0] === 1;
-    data.add(obs, a, r.reward[0], ended ? r.finalObs : r.obs, r.terminated[0] === 1, 0);
+    data.addStep(obs, a, r);
     obs.set(r.obs);
   }
   const model = new DeltaDynamicsModel(sim.obsSize, sim.actionSize, { hidden: [128, 128] }, Rng.fromSeed(seed + 2));

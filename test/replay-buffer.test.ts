@@ -52,6 +52,25 @@ test("replay buffer: add takes a row of batched arrays", () => {
   );
 });
 
+test("replay buffer: addStep stores each row with s′ = finalObs where the episode ended, obs elsewhere", () => {
+  const buf = new ReplayBuffer(8, 1, 1);
+  // Three copies: running, terminated, truncated. obs after the step is the next episode's start (100+)
+  // where one ended; finalObs is where the step landed.
+  buf.addStep([1, 2, 3], [10, 20, 30], {
+    reward: [0.1, 0.2, 0.3],
+    terminated: Uint8Array.of(0, 1, 0),
+    truncated: Uint8Array.of(0, 0, 1),
+    obs: [1.5, 102, 103],
+    finalObs: [1.5, 2.5, 3.5],
+  });
+  assert.equal(buf.size, 3, "one transition per copy");
+  assert.deepEqual(Array.from(buf.obs.subarray(0, 3)), [1, 2, 3], "s");
+  assert.deepEqual(Array.from(buf.actions.subarray(0, 3)), [10, 20, 30], "a");
+  assert.deepEqual(Array.from(buf.rewards.subarray(0, 3)), [0.1, 0.2, 0.3], "r");
+  assert.deepEqual(Array.from(buf.nextObs.subarray(0, 3)), [1.5, 2.5, 3.5], "s′ never the reset observation");
+  assert.deepEqual(Array.from(buf.terminated.subarray(0, 3)), [0, 1, 0], "d only for the termination");
+});
+
 test("replay buffer: sampling is uniform over stored rows, aligned and deterministic for a seed", () => {
   const buf = new ReplayBuffer(8, 2, 1);
   for (let k = 0; k < 11; k++) addTransition(buf, k); // stores transitions 3..10

@@ -24,8 +24,7 @@ const r0 = Rng.fromSeed(3);
 for (let t = 0; t < 2400; t++) {
   learner.act(obs, 1, a, r0);
   const res = venv.step(a);
-  const ended = res.terminated[0] === 1 || res.truncated[0] === 1;
-  buf.add(obs, a, res.reward[0], ended ? res.finalObs : res.obs, res.terminated[0] === 1);
+  buf.addStep(obs, a, res);
   obs = Float64Array.from(res.obs);
 }
 const p = env.defaultParams;

@@ -82,6 +82,28 @@ export class ReplayBuffer {
   }
 
   /**
+   * Adds the n transitions of one vectorised step: row i is (obs_i, actions_i, r_i, s′_i, terminated_i)
+   * with s′ the observation the step reached — `finalObs` where the episode ended (time limits included),
+   * not the next episode's first observation.
+   */
+  addStep(
+    obs: ArrayLike<number>,
+    actions: ArrayLike<number>,
+    step: {
+      readonly reward: ArrayLike<number>;
+      readonly terminated: ArrayLike<number>;
+      readonly truncated: ArrayLike<number>;
+      readonly obs: ArrayLike<number>;
+      readonly finalObs: ArrayLike<number>;
+    },
+  ): void {
+    for (let i = 0; i < step.reward.length; i++) {
+      const ended = step.terminated[i] === 1 || step.truncated[i] === 1;
+      this.add(obs, actions, step.reward[i], ended ? step.finalObs : step.obs, step.terminated[i] === 1, i);
+    }
+  }
+
+  /**
    * Adds transition `row` of the given row-major arrays (default 0: single-transition arrays). Returns the
    * buffer row it was written to.
    */

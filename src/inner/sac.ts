@@ -687,9 +687,9 @@ export function trainSac(
     }
     agent.toEnvAction(aNorm, n, aEnv);
     const res = env.step(aEnv);
+    buffer.addStep(obs, aNorm, res);
     for (let i = 0; i < n; i++) {
       const ended = res.terminated[i] === 1 || res.truncated[i] === 1;
-      buffer.add(obs, aNorm, res.reward[i], ended ? res.finalObs : res.obs, res.terminated[i] === 1, i);
       epReturn[i] += res.reward[i];
       epLength[i]++;
       if (ended) {

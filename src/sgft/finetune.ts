@@ -109,10 +109,7 @@ export function runFinetune(
   while (steps < cfg.realSteps) {
     learner.act(obs, n, aEnv, exploreRng);
     const res = env.step(aEnv);
-    for (let i = 0; i < n; i++) {
-      const ended = res.terminated[i] === 1 || res.truncated[i] === 1;
-      buffer.add(obs, aEnv, res.reward[i], ended ? res.finalObs : res.obs, res.terminated[i] === 1, i);
-    }
+    buffer.addStep(obs, aEnv, res);
     obs.set(res.obs);
     const before = steps;
     steps += n;

@@ -265,7 +265,7 @@ export function runSgftMpc(args: SgftMpcArgs): SgftMpcResult {
     const res = realEnv.step(action);
     const terminated = res.terminated[0] === 1;
     const ended = terminated || res.truncated[0] === 1;
-    buffer.add(obs, action, res.reward[0], ended ? res.finalObs : res.obs, terminated);
+    buffer.addStep(obs, action, res);
     t++;
     epReturn += res.reward[0];
     obs.set(res.obs);

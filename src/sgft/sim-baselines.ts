@@ -225,10 +225,7 @@ export function runSysIdRetrain(a: SimBaselineArgs, config: SysIdRetrainConfigIn
   while (steps < c.initialSteps) {
     simAgent.act(obs, n, act, false, exploreRng);
     const res = env.step(act);
-    for (let i = 0; i < n; i++) {
-      const ended = res.terminated[i] === 1 || res.truncated[i] === 1;
-      buffer.add(obs, act, res.reward[i], ended ? res.finalObs : res.obs, res.terminated[i] === 1, i);
-    }
+    buffer.addStep(obs, act, res);
     obs.set(res.obs);
     steps += n;
   }
